@@ -1,0 +1,46 @@
+"""Synthetic evaluation / RL artifacts in the contract §7–8 formats, for claims and report tests."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+PER_PROBLEM_COLS = ["id", "op", "context", "mode", "n", "c_strict", "c_answer", "process_acc_mean", "nll",
+                    "cat_correct", "cat_wrong_answer_only", "cat_value_mismatch", "cat_dependency_mismatch",
+                    "cat_missing_nodes", "cat_unparseable"]
+BANDS = {"id": [2, 3, 4], "edge": [5, 6], "hard": [7, 8]}
+
+
+def write_per_problem(d: Path, p_strict: dict[int, float], *, n: int = 16, per_op: int = 40, seed: int = 0,
+                      contexts=("zoo",), id_prefix: str = "p", hack: float = 0.1) -> Path:
+    """One row per problem; problem ids depend only on (op, context, index), so arms share them."""
+    rng = np.random.default_rng(seed)
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / "per_problem.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(PER_PROBLEM_COLS)
+        for ctx in contexts:
+            for op, p in sorted(p_strict.items()):
+                for i in range(per_op):
+                    c = int(rng.binomial(n, p))
+                    extra = int(rng.binomial(n - c, hack))  # right answer, wrong process
+                    wrong = n - c - extra
+                    dep = int(rng.binomial(wrong, 0.7))
+                    miss = wrong - dep
+                    w.writerow([f"{id_prefix}{ctx}-{op}-{i}", op, ctx, "forward", n, c, c + extra,
+                                f"{0.5 + 0.5 * c / n:.4f}", f"{1.0 + op / 10:.4f}", c, 0, extra, dep, miss, 0])
+    return path
+
+
+def write_rewards(d: Path, rewards: list[float]) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / "rewards.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["step", "reward", "reward_std", "acc_strict", "kl"])
+        for i, r in enumerate(rewards):
+            w.writerow([i, f"{r:.6f}", "0.1", f"{r:.6f}", "0.001"])
+    return path
