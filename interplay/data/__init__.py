@@ -11,15 +11,18 @@ import importlib
 
 from interplay.data.types import Graph, Node, Problem
 
+# Bound eagerly: `interplay.data.verify` is both a submodule and the public function; binding the
+# function here (after the submodule import) keeps `interplay.data.verify(...)` the function for good.
+from interplay.data.verify import VerifyResult, verify, verify_file  # noqa: E402
+
 _LAZY = {
     "generate": "generator", "generate_many": "generator", "GenConfig": "generator", "CONTEXTS": "generator",
-    "verify": "verify", "VerifyResult": "verify", "verify_file": "verify",
     "parse_solution": "parser", "ParseResult": "parser",
     "load_problems": "records", "read_jsonl": "records", "write_jsonl": "records", "content_id": "records",
     "training_text": "render", "prompt_text": "render",
 }
 
-__all__ = ["Graph", "Node", "Problem", *_LAZY]
+__all__ = ["Graph", "Node", "Problem", "verify", "VerifyResult", "verify_file", *_LAZY]
 
 
 def __getattr__(name: str):

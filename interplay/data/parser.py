@@ -56,6 +56,8 @@ P_IDENT_RE = re.compile(r"(?<![A-Za-z_])[A-Za-z](?![A-Za-z0-9_])")
 P_INT_RE = re.compile(r"\s*([-+]?[0-9]+)\s*")
 P_LITERAL_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 P_TOKEN_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?|[A-Za-z]+|\S")
+P_LETTER_RE = re.compile(r"\s*([A-Za-z])\s*")
+P_AXB_RE = re.compile(r"\s*(?:([0-9]+)\s*\*\s*)?x\s*(?:([-+])\s*([0-9]+)\s*)?")
 P_X_ASSIGN_RE = re.compile(r"(?<![A-Za-z0-9_])x\s*=\s*((?:[^.;]|(?<=\d)\.(?=\d))+)")
 P_NUMBER_FULL_RE = re.compile(r"\s*([-+]?[0-9]+(?:\.[0-9]+)?)\s*")
 P_ANSWER_NUM_RE = re.compile(r"([-+]?[0-9]+(?:\.[0-9]+)?)(?:\s*/\s*([0-9]+))?")
@@ -244,12 +246,12 @@ class _Eval:
         return v
 
     def unary(self):
-        t = self.peek()
-        if t in ("+", "-"):
+        neg = False
+        while self.peek() in ("+", "-"):  # iterative: "- - - 3" must not recurse
+            neg ^= self.toks[self.i] == "-"
             self.i += 1
-            v = self.unary()
-            return None if v is None else (v if t == "+" else _lin(-v[0], -v[1]))
-        return self.atom()
+        v = self.atom()
+        return _lin(-v[0], -v[1]) if neg and v is not None else v
 
     def atom(self):
         t = self.peek()
@@ -274,15 +276,25 @@ class _Eval:
 
 
 def _eval_linear(seg: str, env) -> tuple | None:
+    # fast paths for the usual last segments: "12", "w", "4*x", "8*x + 3"
     m = P_INT_RE.fullmatch(seg)
-    if m is not None:  # fast path: the usual last segment is a bare integer
+    if m is not None:
         s = m.group(1)
         return _lin(0, int(s)) if len(s) <= 100 else None
+    m = P_LETTER_RE.fullmatch(seg)
+    if m is not None:
+        return env(m.group(1))
+    m = P_AXB_RE.fullmatch(seg)
+    if m is not None and len(seg) < 60 and env("x") == _X:  # x is the unknown, not a bound letter
+        a = int(m.group(1)) if m.group(1) else 1
+        b = 0 if not m.group(3) else (int(m.group(3)) if m.group(2) == "+" else -int(m.group(3)))
+        return _lin(a, b)
     if len(seg) > _MAX_EXPR:
         return None
     toks = P_TOKEN_RE.findall(seg)
     for t in toks:
-        if len(t) > 100 or not (t in _OPS or P_LITERAL_RE.fullmatch(t) or (len(t) == 1 and t.isascii() and t.isalpha())):
+        if len(t) > 100 or not (t in _OPS or P_LITERAL_RE.fullmatch(t)
+                                or (len(t) == 1 and t.isascii() and t.isalpha())):
             return None  # words, unicode digits, other symbols: not arithmetic
     ev = _Eval(toks, env)
     v = ev.expr()
@@ -453,7 +465,8 @@ class _PyExpr:
 
     Same grammar and the same int/float operations in the same order, so the same results; anything `eval`
     would reject (syntax, calls like "(2)(3)", division by zero, complex results) gives None.
-    Deviation: a power whose result would be astronomically large gives None instead of hanging.
+    Deviations (never met by real text): a power whose result would be astronomically large gives None instead
+    of hanging, and so does nesting deeper than 100 parentheses (Python's limit is 200).
     """
 
     _TOK = re.compile(r"\s*(?:(\d*\.\d+|\d+\.?)|(\*\*|//|[-+*/()]))")
@@ -496,6 +509,9 @@ class _PyExpr:
                 op = m.group(2)
                 depth += op == "("
                 depth -= op == ")"
+                if depth > 100:  # Python allows 200; deeper than 100 is never real and would hit recursion limits
+                    self.ok = False
+                    return
                 self.toks.append(op)
             i = m.end()
         self.i = 0
@@ -539,11 +555,13 @@ class _PyExpr:
         return v
 
     def factor(self):
-        if self.peek() in ("+", "-"):
-            op = self.take()
-            v = self.factor()
-            return +v if op == "+" else -v
-        return self.power()
+        ops = []
+        while self.peek() in ("+", "-"):  # iterative, applied innermost first as Python does
+            ops.append(self.take())
+        v = self.power()
+        for op in reversed(ops):
+            v = +v if op == "+" else -v
+        return v
 
     def power(self):
         v = self.atom()

@@ -21,8 +21,6 @@ letter artifacts on both sides cancel exactly as in the official numbers.
 
 from __future__ import annotations
 
-import sys
-import types
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -215,14 +213,3 @@ def verify_file(path, mode: str = "paper") -> dict:
         "categories": {c: cats.get(c, 0) for c in CATEGORIES},
         "failures": failures,
     }
-
-
-class _CallableModule(types.ModuleType):
-    """`interplay.data.verify` is both this module and the function: importing the submodule rebinds the
-    package attribute to the module, so make the module callable to keep `interplay.data.verify(...)` working."""
-
-    def __call__(self, solution_text: str, gold: Graph | dict, mode: str = "paper") -> VerifyResult:
-        return verify(solution_text, gold, mode)
-
-
-sys.modules[__name__].__class__ = _CallableModule

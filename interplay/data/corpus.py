@@ -1,0 +1,221 @@
+"""Pre-/mid-training corpora: a mixture over ops × contexts × modes, filled to a token budget.
+
+A mixture is a list of `MixComponent`s. Component c gets weight w_c / Σw of the budget, spread uniformly
+over its ops and split over modes by its mode weights; each (op, context, mode) *cell* is filled with
+generated problems (`training_text` + `[EOS]`) until its token share is reached (overshoot ≤ one document).
+This is the authors' per-op token accounting (official-code.md §5, `load_from: mix`) on freshly generated
+problems instead of pre-generated files.
+
+Cells are filled in rounds of about `chunk_tokens` tokens, each cell advancing in proportion to its share, and
+each round's documents are shuffled; so a 1 % context is spread over the whole corpus, memory stays at one
+round, and `stream_documents` can feed budgets too large to store. Everything is a pure function of the
+arguments: same seed, same bytes.
+
+Shards (docs/contracts.md §2): `tokens.bin` (uint16, documents concatenated), `docs.npy` (int64 start
+offsets), `manifest.json` (realized tokens per op / context / mode).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from interplay.io import atomic_dir, write_json
+
+MODES = ("forward", "reverse")
+_GEN_BATCH = 32  # problems generated per call for one cell
+_MAX_EXCLUDED_RUN = 10_000  # consecutive excluded problems before a cell is declared exhausted
+
+
+@dataclass(frozen=True)
+class MixComponent:
+    ops: list[int]
+    weight: float
+    context: str = "zoo"
+    mode_weights: dict = field(default_factory=lambda: {"forward": 0.5, "reverse": 0.5})
+
+
+@dataclass
+class _Cell:
+    op: int
+    context: str
+    mode: str
+    target: float  # tokens
+    seed: int
+    tokens: int = 0
+    docs: int = 0
+    cursor: int = 0  # next problem index for this cell's generator
+    buffer: list = field(default_factory=list)
+
+
+def _cell_seed(seed: int, op: int, context: str, mode: str) -> int:
+    """Independent problem stream per cell and corpus seed (a test set generated with `seed` never aliases)."""
+    h = hashlib.sha256(f"interplay-corpus|{seed}|{op}|{context}|{mode}".encode()).digest()
+    return int.from_bytes(h[:4], "little") & 0x7FFFFFFF
+
+
+def _as_component(c) -> MixComponent:
+    if isinstance(c, MixComponent):
+        return c
+    return MixComponent(ops=list(c["ops"]), weight=float(c["weight"]), context=c.get("context", "zoo"),
+                        mode_weights=dict(c.get("mode_weights", {"forward": 0.5, "reverse": 0.5})))
+
+
+def mixture_targets(components, token_budget: float) -> dict[tuple[int, str, str], float]:
+    """Target tokens per (op, context, mode) cell; cells shared by components add up."""
+    comps = [_as_component(c) for c in components]
+    if not comps:
+        raise ValueError("empty mixture")
+    total_w = sum(c.weight for c in comps)
+    if total_w <= 0 or any(c.weight < 0 for c in comps):
+        raise ValueError("mixture weights must be >= 0 with a positive sum")
+    targets: dict[tuple[int, str, str], float] = {}
+    for c in comps:
+        if not c.ops:
+            raise ValueError(f"component {c} has no ops")
+        mw = {m: float(w) for m, w in c.mode_weights.items() if float(w) > 0}
+        if not mw or any(m not in MODES for m in mw):
+            raise ValueError(f"mode_weights must name forward/reverse with a positive weight, got {c.mode_weights}")
+        msum = sum(mw.values())
+        for op in c.ops:
+            for mode, w in mw.items():
+                key = (int(op), c.context, mode)
+                targets[key] = targets.get(key, 0.0) + token_budget * c.weight / total_w / len(c.ops) * w / msum
+    return targets
+
+
+def _encoder(tokenizer):
+    """Fast batch encoder: list[str] -> list[list[int]] with EOS appended (no BOS)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None) or tokenizer._tokenizer
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise ValueError("tokenizer has no eos_token")
+
+    def encode(texts: list[str]) -> list[list[int]]:
+        return [e.ids + [eos] for e in backend.encode_batch(texts, add_special_tokens=False)]
+
+    return encode
+
+
+def stream_documents(components, tokenizer, *, seed: int, render: str = "paper", token_budget: float | None = None,
+                     exclude_ids: Iterable[str] = (), max_distractors: int | None = None,
+                     chunk_tokens: int = 1 << 20, stats: dict | None = None) -> Iterator[list[int]]:
+    """Yield tokenized documents (ending in EOS) of the mixture, in corpus order.
+
+    With `token_budget=None` the stream is endless (cells keep their relative shares); `stats`, if given, is
+    updated in place with per-cell realized tokens/docs.
+    """
+    from interplay.data.generator import GenConfig, generate_many
+    from interplay.data.render import training_text
+
+    budget = float(token_budget) if token_budget is not None else float(chunk_tokens)
+    targets = mixture_targets(components, budget)
+    cells = [_Cell(op, ctx, mode, t, _cell_seed(seed, op, ctx, mode)) for (op, ctx, mode), t in sorted(targets.items())]
+    cfgs = {id(c): GenConfig(op=c.op, mode=c.mode, context=c.context, render=render, max_distractors=max_distractors)
+            for c in cells}
+    exclude = frozenset(exclude_ids)
+    encode = _encoder(tokenizer)
+    rounds = max(1, math.ceil(budget / chunk_tokens)) if token_budget is not None else 1
+    rnd = 0
+    while True:
+        frac = min(1.0, (rnd + 1) / rounds)
+        if token_budget is None:  # endless: every round adds one more budget's worth to each cell
+            frac = rnd + 1
+        round_docs: list[list[int]] = []
+        for cell in cells:
+            goal = cell.target * frac
+            skipped = 0
+            while cell.tokens < goal:
+                if not cell.buffer:
+                    batch = []
+                    for p in generate_many(cfgs[id(cell)], cell.seed, _GEN_BATCH, start=cell.cursor):
+                        if p.id in exclude:
+                            skipped += 1
+                            continue
+                        skipped = 0
+                        batch.append(training_text(p.problem, p.question, p.solution))
+                    cell.cursor += _GEN_BATCH
+                    if skipped > _MAX_EXCLUDED_RUN:
+                        raise RuntimeError(f"cell op={cell.op} {cell.context}/{cell.mode}: every new problem is "
+                                           f"excluded; the problem space is exhausted")
+                    cell.buffer = encode(batch)[::-1]  # pop() from the end = generation order
+                    continue
+                doc = cell.buffer.pop()
+                cell.tokens += len(doc)
+                cell.docs += 1
+                round_docs.append(doc)
+        if stats is not None:
+            stats["cells"] = [{"op": c.op, "context": c.context, "mode": c.mode, "target": c.target,
+                               "tokens": c.tokens, "docs": c.docs} for c in cells]
+        random.Random(f"{seed}|round|{rnd}").shuffle(round_docs)
+        yield from round_docs
+        rnd += 1
+        if token_budget is not None and rnd >= rounds:
+            return
+
+
+def build_corpus(components, token_budget: int, tokenizer, out_dir, *, seed: int, render: str = "paper",
+                 exclude_ids: Iterable[str] = (), max_distractors: int | None = None,
+                 chunk_tokens: int = 1 << 20) -> dict:
+    """Generate the mixture to `token_budget` tokens and write the shards atomically; returns the manifest."""
+    comps = [_as_component(c) for c in components]
+    if token_budget <= 0:
+        raise ValueError(f"token_budget must be positive, got {token_budget}")
+    vocab_size = len(tokenizer)
+    if vocab_size > np.iinfo(np.uint16).max + 1:
+        raise ValueError(f"vocabulary of {vocab_size} does not fit uint16 shards")
+    stats: dict = {}
+    out = Path(out_dir)
+    with atomic_dir(out) as tmp:
+        starts, n_tok = [], 0
+        with open(tmp / "tokens.bin", "wb") as f:
+            buf: list[np.ndarray] = []
+            for doc in stream_documents(comps, tokenizer, seed=seed, render=render, token_budget=token_budget,
+                                        exclude_ids=exclude_ids, max_distractors=max_distractors,
+                                        chunk_tokens=chunk_tokens, stats=stats):
+                starts.append(n_tok)
+                n_tok += len(doc)
+                buf.append(np.asarray(doc, dtype=np.uint16))
+                if len(buf) >= 4096:
+                    np.concatenate(buf).tofile(f)
+                    buf = []
+            if buf:
+                np.concatenate(buf).tofile(f)
+        np.save(tmp / "docs.npy", np.asarray(starts, dtype=np.int64))
+        per_op: dict[str, int] = {}
+        per_context: dict[str, int] = {}
+        per_mode: dict[str, int] = {}
+        for c in stats["cells"]:
+            per_op[str(c["op"])] = per_op.get(str(c["op"]), 0) + c["tokens"]
+            per_context[c["context"]] = per_context.get(c["context"], 0) + c["tokens"]
+            per_mode[c["mode"]] = per_mode.get(c["mode"], 0) + c["tokens"]
+        manifest = {
+            "tokens": n_tok, "docs": len(starts), "per_op": per_op, "per_context": per_context,
+            "per_mode": per_mode, "seed": seed, "vocab_size": vocab_size, "dtype": "uint16",
+            "token_budget": int(token_budget), "render": render, "max_distractors": max_distractors,
+            "excluded_ids": len(set(exclude_ids)), "eos_id": tokenizer.eos_token_id,
+            "components": [asdict(c) for c in comps], "cells": stats["cells"],
+        }
+        write_json(tmp / "manifest.json", manifest)
+    return manifest
+
+
+def load_shards(shard_dir: str | os.PathLike) -> tuple[np.memmap, np.ndarray, dict]:
+    """(tokens memmap, doc starts, manifest) of a shard directory; a clear error if anything is missing."""
+    import json
+
+    d = Path(shard_dir)
+    missing = [n for n in ("tokens.bin", "docs.npy", "manifest.json") if not (d / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"shard directory {d} is missing {', '.join(missing)}")
+    manifest = json.loads((d / "manifest.json").read_text())
+    tokens = np.memmap(d / "tokens.bin", dtype=np.dtype(manifest.get("dtype", "uint16")), mode="r")
+    docs = np.load(d / "docs.npy")
+    return tokens, docs, manifest
