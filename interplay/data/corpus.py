@@ -18,9 +18,11 @@ offsets), `manifest.json` (realized tokens per op / context / mode).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import os
 import random
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -31,7 +33,6 @@ from interplay.io import atomic_dir, write_json
 
 MODES = ("forward", "reverse")
 _GEN_BATCH = 32  # problems generated per call for one cell
-_MAX_EXCLUDED_RUN = 10_000  # consecutive excluded problems before a cell is declared exhausted
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class _Cell:
     seed: int
     tokens: int = 0
     docs: int = 0
-    cursor: int = 0  # next problem index for this cell's generator
+    stream: Iterator | None = None  # this cell's deduplicated problem stream (one per cell, never restarted)
     buffer: list = field(default_factory=list)
 
 
@@ -131,20 +132,14 @@ def stream_documents(components, tokenizer, *, seed: int, render: str = "paper",
         round_docs: list[list[int]] = []
         for cell in cells:
             goal = cell.target * frac
-            skipped = 0
             while cell.tokens < goal:
                 if not cell.buffer:
-                    batch = []
-                    for p in generate_many(cfgs[id(cell)], cell.seed, _GEN_BATCH, start=cell.cursor):
-                        if p.id in exclude:
-                            skipped += 1
-                            continue
-                        skipped = 0
-                        batch.append(training_text(p.problem, p.question, p.solution))
-                    cell.cursor += _GEN_BATCH
-                    if skipped > _MAX_EXCLUDED_RUN:
-                        raise RuntimeError(f"cell op={cell.op} {cell.context}/{cell.mode}: every new problem is "
-                                           f"excluded; the problem space is exhausted")
+                    if cell.stream is None:  # one stream per cell: ids stay distinct across batches
+                        cell.stream = generate_many(cfgs[id(cell)], cell.seed, sys.maxsize, exclude_ids=exclude)
+                    batch = [training_text(p.problem, p.question, p.solution)
+                             for p in itertools.islice(cell.stream, _GEN_BATCH)]
+                    if not batch:
+                        raise RuntimeError(f"cell op={cell.op} {cell.context}/{cell.mode}: problem stream ended")
                     cell.buffer = encode(batch)[::-1]  # pop() from the end = generation order
                     continue
                 doc = cell.buffer.pop()
@@ -166,6 +161,7 @@ def build_corpus(components, token_budget: int, tokenizer, out_dir, *, seed: int
                  chunk_tokens: int = 1 << 20) -> dict:
     """Generate the mixture to `token_budget` tokens and write the shards atomically; returns the manifest."""
     comps = [_as_component(c) for c in components]
+    exclude_ids = frozenset(exclude_ids)  # may be a one-shot iterator
     if token_budget <= 0:
         raise ValueError(f"token_budget must be positive, got {token_budget}")
     vocab_size = len(tokenizer)
@@ -200,7 +196,7 @@ def build_corpus(components, token_budget: int, tokenizer, out_dir, *, seed: int
             "tokens": n_tok, "docs": len(starts), "per_op": per_op, "per_context": per_context,
             "per_mode": per_mode, "seed": seed, "vocab_size": vocab_size, "dtype": "uint16",
             "token_budget": int(token_budget), "render": render, "max_distractors": max_distractors,
-            "excluded_ids": len(set(exclude_ids)), "eos_id": tokenizer.eos_token_id,
+            "excluded_ids": len(exclude_ids), "eos_id": tokenizer.eos_token_id,
             "components": [asdict(c) for c in comps], "cells": stats["cells"],
         }
         write_json(tmp / "manifest.json", manifest)

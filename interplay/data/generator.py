@@ -574,10 +574,11 @@ def generate_many(cfg: GenConfig, seed: int, count: int, start: int = 0,
         p = generate(cfg, seed, index)
         index += 1
         if p.id in seen:
-            misses += 1
-            if misses > max(1000, 10 * count):
+            misses += 1  # consecutive duplicates: a long run means the op's problem space is used up
+            if misses > min(max(1000, 10 * count), 100_000):
                 raise RuntimeError(f"only {made} distinct problems for op={cfg.op} after {index - start} draws")
             continue
+        misses = 0
         seen.add(p.id)
         made += 1
         yield p

@@ -1,0 +1,213 @@
+"""Pre-training throughput: our Lightning stage vs a bare PyTorch loop, and achieved FLOP/s vs torch.mm peak.
+
+Same model init, same shards, same batch (windows, accumulation, AdamW + LambdaLR + clipping) in both; each
+repeat times every optimizer step and we compare medians after warm-up steps. The fp32 `torch.mm` peak is
+measured in the same run at the same thread count. Optionally (--ddp) compares 1 process × 2 threads with
+2 DDP processes (gloo) × 1 thread (and 1 × 1) through `run_lm`.
+
+    .venv/bin/python benchmarks/pretrain.py --preset ci --repeats 3
+    .venv/bin/python benchmarks/pretrain.py --preset cpu --repeats 3 --ddp
+
+Targets: Lightning/bare tokens/s ≥ 0.95; model FLOP/s ≥ 50 % of the torch.mm peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from interplay.data.corpus import MixComponent, build_corpus  # noqa: E402
+from interplay.data.tokenizers import save_tokenizer, train_tokenizer  # noqa: E402
+from interplay.model import build_model, param_counts  # noqa: E402
+from interplay.train.config import grad_accumulation, load_config, total_steps  # noqa: E402
+
+SHAPES = {"ci": dict(seq_len=128, micro_batch_size=16, tokens_per_step=4096),
+          "cpu": dict(seq_len=256, micro_batch_size=8, tokens_per_step=4096)}
+
+
+def mm_peak(threads: int, n: int = 1024, reps: int = 10) -> float:
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t)
+    return 2 * n**3 / statistics.median(times)
+
+
+def make_data(root: Path, budget: int):
+    from interplay.data.generator import GenConfig, generate_many
+    from interplay.data.render import training_text
+
+    texts = [training_text(p.problem, p.question, p.solution) for op in range(2, 11) for m in ("forward", "reverse")
+             for p in generate_many(GenConfig(op=op, mode=m, render="compact"), 99, 40)]
+    tok = train_tokenizer("word", texts)
+    save_tokenizer(tok, root / "tok")
+    build_corpus([MixComponent(ops=list(range(2, 11)), weight=1.0)], budget, tok, root / "shards", seed=0,
+                 render="compact")
+    return root / "tok", root / "shards", len(tok)
+
+
+def model_flops_per_token(model, seq_len: int) -> tuple[float, float]:
+    """(6·P_non-embedding, PaLM model FLOPs 6·(P_non-emb + LM head) + 12·layers·hidden·seq/2 causal)."""
+    _, non_emb = param_counts(model)
+    c = model.config
+    head = c.vocab_size * c.hidden_size
+    attn = 12 * c.num_hidden_layers * c.hidden_size * seq_len / 2
+    return 6 * non_emb, 6 * (non_emb + head) + attn
+
+
+def lightning_step_times(cfg) -> list[float]:
+    import pytorch_lightning as pl
+
+    from interplay.train.lm import CausalLMModule, ShardDataModule
+    from interplay.train.run_lm import _quiet_lightning
+
+    _quiet_lightning()
+    pl.seed_everything(cfg.seed, verbose=False)
+    from interplay.data.tokenizers import load_tokenizer
+
+    tok = load_tokenizer(cfg.tokenizer)
+    model = build_model(cfg.model, len(tok))
+    times: list[float] = []
+
+    class Timer(pl.Callback):
+        last = None
+
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            if (batch_idx + 1) % grad_accumulation(cfg) == 0:
+                now = time.perf_counter()
+                if self.last is not None:
+                    times.append(now - self.last)
+                self.last = now
+
+    from interplay.train.run_lm import _trainer
+
+    out = Path(tempfile.mkdtemp(prefix="stage_", dir=Path(cfg.shards).parent))
+    trainer = _trainer(cfg, out, total_steps(cfg))  # the real stage: checkpoints, CSV logger, progress bar
+    trainer.callbacks.append(Timer())
+    trainer.fit(CausalLMModule(model, cfg), datamodule=ShardDataModule(cfg, tok.eos_token_id, tok.pad_token_id))
+    return times
+
+
+def bare_step_times(cfg) -> list[float]:
+    import pytorch_lightning as pl
+
+    from interplay.data.tokenizers import load_tokenizer
+    from interplay.train.lm import ShardDataModule, lr_lambda, warmup_steps
+
+    pl.seed_everything(cfg.seed, verbose=False)
+    tok = load_tokenizer(cfg.tokenizer)
+    model = build_model(cfg.model, len(tok)).train()
+    dm = ShardDataModule(cfg, tok.eos_token_id, tok.pad_token_id)
+    loader = dm.train_dataloader()
+    steps, warm, acc = total_steps(cfg), warmup_steps(cfg), grad_accumulation(cfg)
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0}],
+                            lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_lambda(s, steps, warm, cfg.min_lr / cfg.lr))
+    times, last = [], None
+    for i, batch in enumerate(loader):
+        loss = model(**batch, use_cache=False).loss / acc
+        loss.backward()
+        if (i + 1) % acc == 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            loss.detach().item()  # Lightning syncs the loss for logging too
+            now = time.perf_counter()
+            if last is not None:
+                times.append(now - last)
+            last = now
+    return times
+
+
+def ddp_vs_threads(root: Path, tok_dir, shard_dir, preset: str, steps: int) -> dict:
+    import subprocess
+
+    import yaml
+
+    out = {}
+    shape = SHAPES[preset]
+    for name, kw in (("1x1thread", dict(devices=1, threads=1, micro_batch_size=shape["micro_batch_size"])),
+                     ("1x2threads", dict(devices=1, threads=2, micro_batch_size=shape["micro_batch_size"])),
+                     ("2ddpx1thread", dict(devices=2, threads=1, micro_batch_size=shape["micro_batch_size"] // 2))):
+        cfg = dict(tokenizer=str(tok_dir), shards=str(shard_dir), model=preset, accelerator="cpu", seq_len=shape["seq_len"],
+                   tokens_per_step=shape["tokens_per_step"], token_budget=steps * shape["tokens_per_step"], **kw)
+        p = root / f"{name}.yaml"
+        p.write_text(yaml.safe_dump(cfg))
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "interplay.train.run_lm", str(p), str(root / name)], check=True,
+                       capture_output=True)
+        import json
+
+        m = json.loads((root / name / "metrics.json").read_text())
+        out[name] = (m["tokens_per_s"], time.perf_counter() - t)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--preset", default="ci", choices=list(SHAPES))
+    ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--warmup", type=int, default=3, help="steps dropped from each timing")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--ddp", action="store_true", help="also compare 1 process × 2 threads vs 2 DDP × 1 thread")
+    args = ap.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="bench_pretrain_"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    shape = SHAPES[args.preset]
+    tok_dir, shard_dir, vocab = make_data(root, budget=max(200_000, 2 * args.steps * shape["tokens_per_step"]))
+    cfg = load_config(dict(tokenizer=str(tok_dir), shards=str(shard_dir), model=args.preset, accelerator="cpu", devices=1,
+                           ckpt_every=10**6,  # per-step timing; checkpoint cost is amortized (every steps/10) in real runs
+                           threads=args.threads, token_budget=args.steps * shape["tokens_per_step"], **shape))
+    torch.set_num_threads(args.threads)
+    model = build_model(args.preset, vocab)
+    total, non_emb = param_counts(model)
+    f6p, fmodel = model_flops_per_token(model, cfg.seq_len)
+    print(f"preset {args.preset}: {total:,} params ({non_emb:,} non-embedding), vocab {vocab}, seq {cfg.seq_len}, "
+          f"{cfg.tokens_per_step} tokens/step, accumulation {grad_accumulation(cfg)}, {args.threads} threads")
+
+    light, bare, peaks = [], [], []
+    for r in range(args.repeats):  # interleaved so machine noise hits both alike
+        peaks.append(mm_peak(args.threads))
+        torch.set_num_threads(args.threads)
+        bt = bare_step_times(cfg)[args.warmup:]
+        lt = lightning_step_times(cfg)[args.warmup:]
+        bare.append(cfg.tokens_per_step / statistics.median(bt))
+        light.append(cfg.tokens_per_step / statistics.median(lt))
+        print(f"  repeat {r}: bare {bare[-1]:,.0f} tok/s, lightning {light[-1]:,.0f} tok/s, mm peak {peaks[-1] / 1e9:.1f} GFLOP/s")
+    mb, ml, mp = statistics.median(bare), statistics.median(light), statistics.median(peaks)
+    spread = lambda xs: (max(xs) - min(xs)) / statistics.median(xs)  # noqa: E731
+    print(f"tokens/s   bare {mb:,.0f}  lightning {ml:,.0f}  ratio {ml / mb:.3f} (target >= 0.95); "
+          f"spread across repeats bare {spread(bare):.0%}, lightning {spread(light):.0%}")
+    print(f"FLOP/s     mm peak {mp / 1e9:.1f} GFLOP/s (spread {spread(peaks):.0%}); lightning achieves "
+          f"{ml * fmodel / 1e9:.1f} GFLOP/s model FLOPs = {ml * fmodel / mp:.0%} of peak (target >= 50%), "
+          f"{ml * f6p / 1e9:.1f} GFLOP/s by 6·P_non-emb = {ml * f6p / mp:.0%}")
+    if args.ddp:
+        res = ddp_vs_threads(root, tok_dir, shard_dir, args.preset, max(args.steps, 20))
+        for k, (tps, wall) in res.items():
+            print(f"run_lm     {k:14s} {tps:,.0f} tok/s (wall {wall:.1f} s incl. start-up)")
+        best = max(res, key=lambda k: res[k][0])
+        print(f"           fastest: {best}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Typed run config of one pre-/mid-training run (the resolved YAML a DVC stage passes to `run_lm`).
+
+Schema documented in docs/contracts.md §3. Unknown keys and wrong types fail at load time with the key named.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+
+@dataclass
+class LMRunConfig:
+    kind: str = "pretrain"  # pretrain | midtrain (they differ only in data, init and schedule)
+    name: str = ""
+    tokenizer: str = ""  # tokenizer directory (tokenizer.json); the model's vocabulary is len(tokenizer)
+    shards: str = ""  # shard directory of `build_corpus` (tokens.bin, docs.npy, manifest.json)
+    out_dir: Optional[str] = None  # where the run writes (the CLI's --out overrides it)
+    model: str = "ci"  # preset in interplay.model.PRESETS (ignored when `init` is set)
+    model_overrides: Dict[str, Any] = field(default_factory=dict)  # Qwen2Config fields on top of the preset
+    init: Optional[str] = None  # HF checkpoint directory to start from (mid-training); None = from scratch
+    vocab_size: Optional[int] = None  # only for --dry-run without a tokenizer on disk
+    # budget and batch, in tokens; steps = token_budget // tokens_per_step
+    token_budget: int = 1_000_000
+    tokens_per_step: int = 16_384  # global: seq_len × micro_batch_size × devices × grad accumulation
+    seq_len: int = 256
+    micro_batch_size: int = 16  # sequences per device per forward
+    # packing: "concat" chops the document stream into windows; "docs" packs whole documents and pads the
+    # rest with [PAD] (like the authors' first-fit packing, official-code.md §5)
+    packing: str = "concat"
+    # the authors let packed documents attend to each other; False gives a block-diagonal mask (position ids
+    # restart after each EOS, which transformers turns into a per-document causal mask)
+    cross_doc_attention: bool = True
+    # optimizer (HF Trainer AdamW defaults, as in LLaMA-Factory) and schedule (`cosine_with_min_lr`)
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    grad_clip: float = 1.0
+    seed: int = 0
+    # hardware
+    accelerator: str = "auto"  # auto | cpu | gpu
+    # Measured through run_lm on the shared 2-core machine (benchmarks/pretrain.py --ddp, load 6-8), tokens/s:
+    #   ci:  1 proc × 2 threads 754 / 2,948 / 866;  1 × 1 thread 8,524 / 12,311 / 15,026;  2 DDP × 1 thread 10,358 / 20,619 / 10,184
+    #   cpu: 1 × 2 threads 269;  1 × 1 thread 1,657;  2 DDP × 1 thread 1,861
+    # Two threads in one process starve (OpenMP spin-waits on oversubscribed cores); 2 DDP (gloo) × 1 thread is
+    # the faster default on CPU (3 of 4 runs vs 1 × 1, and always vs 1 × 2). Set `devices: 1` for runs of a few
+    # seconds, where DDP's ~10 s start-up dominates.
+    devices: int = 0  # DDP processes; 0 = auto: 2 on CPU, 1 on GPU
+    threads: int = 1  # torch threads per process on CPU
+    precision: str = "auto"  # auto = 32-true on CPU, bf16-mixed on GPU
+    compile: bool = False
+    num_workers: int = 0
+    # checkpoints and logging
+    ckpt_every: int = 0  # optimizer steps between checkpoints; 0 = about 10 per run
+    log_every: int = 1  # steps between curve.csv rows
+
+
+def load_config(path_or_dict: str | Path | dict) -> LMRunConfig:
+    """Merge a YAML file / dict onto the schema; a one-line ValueError names the bad key."""
+    schema = OmegaConf.structured(LMRunConfig)
+    try:
+        user = OmegaConf.load(path_or_dict) if isinstance(path_or_dict, (str, Path)) else OmegaConf.create(path_or_dict)
+        merged = OmegaConf.merge(schema, user)
+        cfg: LMRunConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    except OmegaConfBaseException as e:
+        where = f"{path_or_dict}: " if isinstance(path_or_dict, (str, Path)) else ""
+        raise ValueError(f"{where}{str(e).splitlines()[0]}") from None
+    except FileNotFoundError:
+        raise ValueError(f"config file {path_or_dict} not found") from None
+    if cfg.devices == 0:
+        cfg.devices = 1 if resolve_accelerator(cfg) == "gpu" else 2
+    validate(cfg)
+    return cfg
+
+
+def resolve_accelerator(cfg: LMRunConfig) -> str:
+    if cfg.accelerator != "auto":
+        return cfg.accelerator
+    import torch
+
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def validate(cfg: LMRunConfig) -> None:
+    if cfg.kind not in ("pretrain", "midtrain"):
+        raise ValueError(f"kind must be pretrain or midtrain, got {cfg.kind!r}")
+    if cfg.packing not in ("concat", "docs"):
+        raise ValueError(f"packing must be concat or docs, got {cfg.packing!r}")
+    for k in ("token_budget", "tokens_per_step", "seq_len", "micro_batch_size", "devices", "threads"):
+        if getattr(cfg, k) <= 0:
+            raise ValueError(f"{k} must be positive, got {getattr(cfg, k)}")
+    if not 0.0 <= cfg.warmup_ratio <= 1.0:
+        raise ValueError(f"warmup_ratio must be in [0, 1], got {cfg.warmup_ratio}")
+    if cfg.min_lr > cfg.lr:
+        raise ValueError(f"min_lr {cfg.min_lr} is larger than lr {cfg.lr}")
+    per_micro = cfg.seq_len * cfg.micro_batch_size * cfg.devices
+    if cfg.tokens_per_step % per_micro:
+        raise ValueError(f"tokens_per_step {cfg.tokens_per_step} is not a multiple of seq_len × micro_batch_size × "
+                         f"devices = {per_micro}")
+    if cfg.token_budget < cfg.tokens_per_step:
+        raise ValueError(f"token budget {cfg.token_budget} is smaller than one step ({cfg.tokens_per_step} tokens)")
+
+
+def grad_accumulation(cfg: LMRunConfig) -> int:
+    return cfg.tokens_per_step // (cfg.seq_len * cfg.micro_batch_size * cfg.devices)
+
+
+def total_steps(cfg: LMRunConfig) -> int:
+    return cfg.token_budget // cfg.tokens_per_step
+
+
+def warmup_steps(cfg: LMRunConfig) -> int:
+    """HF `get_warmup_steps`: ceil(warmup_ratio × steps)."""
+    return math.ceil(cfg.warmup_ratio * total_steps(cfg))
+
+
+# The paper's two next-token runs (paper.md §3-4, official-code.md §5 and §10), for `--dry-run` and as the
+# `paper` profile's values. Pre-training LR: the paper text says 2e-4, the authors' yaml for this very mix
+# (commit c49c55d) says 1e-4. We take 1e-4: the config is what produced the released checkpoints, and it equals
+# the mid-training LR the paper states, so mid-training continues at the LR it was pre-trained with.
+PAPER_PRETRAIN = dict(kind="pretrain", name="paper-base", model="paper", vocab_size=2200, token_budget=10_000_000_000,
+                      tokens_per_step=524_288, seq_len=2048, micro_batch_size=64, packing="docs",
+                      cross_doc_attention=True, lr=1e-4, min_lr=3e-5, warmup_ratio=0.05, accelerator="gpu",
+                      devices=4, precision="bf16-mixed")
+# Mid-training: LR 1e-4, warmup 15 %, 512K tokens/step (Table 3 assumes it), init from the base model; the paper's
+# "full mid-training" is 1B tokens of 20 % op 2-10 + 80 % op 11-14 (the 1.05B Table 3 row = 2,000 steps).
+PAPER_MIDTRAIN = dict(PAPER_PRETRAIN, kind="midtrain", name="paper-mid", init="<paper-base>/model",
+                      token_budget=1_048_576_000, lr=1e-4, min_lr=3e-5, warmup_ratio=0.15)
