@@ -150,11 +150,23 @@ def train_tokenizer(kind: str, texts: Iterable[str], vocab_size: int = 2200) -> 
     raise ValueError(f"unknown tokenizer kind {kind!r} (expected bpe | word)")
 
 
+def write_tokenizer(tok: PreTrainedTokenizerFast, directory: str | os.PathLike) -> None:
+    """`save_pretrained` into an existing directory (e.g. next to a model's config.json)."""
+    directory = Path(directory)
+    tok.save_pretrained(directory)
+    # Name the class explicitly for tools that honour it. (transformers 5's AutoTokenizer still forces
+    # Qwen2Tokenizer on a qwen2 model directory; load with PreTrainedTokenizerFast or `load_tokenizer`.)
+    cfg_path = directory / "tokenizer_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
+    cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
+
+
 def save_tokenizer(tok: PreTrainedTokenizerFast, out_dir: str | os.PathLike) -> Path:
     """Write `tokenizer.json` + `tokenizer_config.json` (+ special tokens map) atomically."""
     out = Path(out_dir)
     with atomic_dir(out) as tmp:
-        tok.save_pretrained(tmp)
+        write_tokenizer(tok, tmp)
     return out
 
 

@@ -1,7 +1,273 @@
-"""Placeholder: the owning work package replaces this module."""
+"""CLI of the spec system: `findings`, `reproduce`, `report`, `spec validate|show`, `pipeline`.
+
+All commands run from the repository root (where specs/ and dvc.yaml live).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from interplay.spec.schema import SpecError
+
+console = Console()
+ProfileOpt = Annotated[Optional[str], typer.Option("--profile", "-p", help="Profile (default: params.yaml `profile`).")]
+
+
+def _fail(msg: str, code: int = 2):
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(code)
+
+
+def _root() -> Path:
+    root = Path(".")
+    if not (root / "specs").is_dir():
+        _fail("no specs/ here: run interplay from the repository root")
+    return root
+
+
+def _resolve(profile: str | None):
+    from interplay.spec.resolve import resolve
+
+    try:
+        return resolve(profile, _root())
+    except SpecError as e:
+        _fail(str(e))
+
+
+def _check_findings(res, findings: list[str]) -> list[str]:
+    known = list(res.specs.findings)
+    for f in findings:
+        if f not in known:
+            _fail(f"unknown finding {f!r} (known: {', '.join(known)})")
+    return findings or known
+
+
+def _verdicts(res, finding: str) -> dict | None:
+    from interplay.io import read_json
+
+    path = Path(res.runs[f"claims_{finding}"].out) / "verdicts.json"
+    return read_json(path) if path.exists() else None
+
+
+def _claim_rows(verdicts) -> list[dict]:
+    """verdicts.json as a list of per-claim dicts (tolerates a list or an id -> dict mapping)."""
+    rows = verdicts.get("claims", verdicts) if isinstance(verdicts, dict) else verdicts
+    if isinstance(rows, dict):
+        rows = [{"id": k, **v} if isinstance(v, dict) else {"id": k, "verdict": v} for k, v in rows.items()]
+    return [r for r in rows or [] if isinstance(r, dict)]
+
+
+def _status(res, finding: str) -> str:
+    verdicts = _verdicts(res, finding)
+    if verdicts is not None:
+        rows = _claim_rows(verdicts)
+        counts = {v: sum(r.get("verdict") == v for r in rows) for v in ("holds", "fails", "inconclusive")}
+        return f"{counts['holds']}/{len(rows)} hold, {counts['fails']} fail, {counts['inconclusive']} inconclusive"
+    evals = [n for n in res.finding_runs(finding) if res.runs[n].kind == "evaluate"]
+    done = sum((Path(res.runs[n].out) / "metrics.json").exists() for n in evals)
+    return f"{done}/{len(evals)} evaluations done" if done else "not run"
+
+
+def _print_verdicts(res, finding: str) -> None:
+    verdicts = _verdicts(res, finding)
+    if verdicts is None:
+        console.print(f"[yellow]{finding}: no verdicts yet[/]")
+        return
+    table = Table(title=f"{finding} (profile {res.profile.name})")
+    for col in ("claim", "paper", "ours", "95% CI of Δ", "verdict"):
+        table.add_column(col)
+    for r in _claim_rows(verdicts):
+        paper = r.get("paper") or {}
+        pv = " vs ".join(f"{paper[k]:g}" for k in ("lhs", "rhs") if paper.get(k) is not None)
+        if paper.get("delta") is not None:
+            pv = (pv + " " if pv else "") + f"(Δ {paper['delta']:+g})"
+        ours = r.get("ours") or {}
+        ours_s = " vs ".join(_num(ours.get(k)) for k in ("lhs", "rhs") if ours.get(k) is not None) \
+            if isinstance(ours, dict) else str(ours)
+        ci = r.get("ci")
+        ci_s = f"[{_num(ci[0])}, {_num(ci[1])}]" if isinstance(ci, (list, tuple)) and len(ci) == 2 else "-"
+        color = {"holds": "green", "fails": "red"}.get(r.get("verdict"), "yellow")
+        table.add_row(str(r.get("id")), pv or "-", ours_s or "-", ci_s, f"[{color}]{r.get('verdict')}[/]")
+    console.print(table)
+
+
+def _num(x) -> str:
+    """Shares and pass rates in percent, as the paper prints them."""
+    return f"{100 * x:.1f}" if isinstance(x, (int, float)) else str(x)
+
+
+def findings(profile: ProfileOpt = None) -> None:
+    """List the paper's findings reproduced here, with their arms, claims and status from the artifacts."""
+    res = _resolve(profile)
+    table = Table(title=f"findings (profile {res.profile.name})")
+    for col in ("finding", "paper", "title", "arms", "claims", "status"):
+        table.add_column(col)
+    for name, spec in res.specs.findings.items():
+        table.add_row(name, spec.paper_ref.split(";")[0], spec.title, str(len(spec.arms)), str(len(spec.claims)),
+                      _status(res, name))
+    console.print(table)
+
+
+def reproduce(
+    finding: Annotated[Optional[list[str]], typer.Argument(help="Findings to reproduce (default: all).")] = None,
+    profile: ProfileOpt = None,
+    dry: Annotated[bool, typer.Option("--dry", help="Show what dvc would run, run nothing.")] = False,
+) -> None:
+    """Reproduce findings: sync configs and dvc.yaml, `dvc repro` their targets, print the verdicts.
+
+    `--profile P` sets `profile: P` in params.yaml (as `dvc exp run -S profile=P` would) before running.
+    """
+    from interplay.spec.load import list_profiles, load_params
+    from interplay.spec.pipeline import finding_targets, sync
+
+    root = _root()
+    if profile is not None and profile not in list_profiles(root):
+        _fail(f"unknown profile {profile!r} (have: {', '.join(list_profiles(root))})")
+    names = _check_findings(_resolve(profile), list(finding or []))  # validate before touching any file
+    try:
+        params = load_params(root)
+        if profile is not None and profile != params.profile:
+            _set_profile(root, profile)
+        sync(root)
+    except SpecError as e:
+        _fail(str(e))
+    res = _resolve(profile)
+    targets = [t for f in names for t in finding_targets(res, f)]
+    if not finding:
+        targets.append("summary")
+    venv_dvc = Path(sys.executable).with_name("dvc")
+    dvc = str(venv_dvc) if venv_dvc.exists() else shutil.which("dvc") or "dvc"
+    cmd = [dvc, "repro", *(["--dry"] if dry else []), *targets]
+    console.print(f"[bold]$ {' '.join(['dvc', *cmd[1:]])}[/]  (profile {res.profile.name})")
+    # stages run `python -m stages...`: make that the interpreter running this CLI (its virtualenv)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    rc = subprocess.call(cmd, env=env)
+    if rc != 0:
+        _fail(f"dvc repro failed with exit code {rc}", rc)
+    for f in names:
+        _print_verdicts(res, f)
+
+
+def _set_profile(root: Path, profile: str) -> None:
+    """Change only the `profile:` line of params.yaml, keeping its comments."""
+    path = root / "params.yaml"
+    lines = path.read_text().splitlines(keepends=True) if path.exists() else []
+    for i, line in enumerate(lines):
+        if line.startswith("profile:"):
+            comment = line[line.index("#"):] if "#" in line else "\n"
+            lines[i] = f"profile: {profile}" + ("  " + comment if comment != "\n" else "\n")
+            break
+    else:
+        lines.insert(0, f"profile: {profile}\n")
+    from interplay.io import write_text
+
+    write_text(path, "".join(lines))
+    console.print(f"params.yaml: profile set to {profile}")
+
+
+def report(
+    finding: Annotated[Optional[str], typer.Argument(help="Finding (default: the summary of all).")] = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Show a finding's rendered report and claims verdicts (or the summary across findings)."""
+    res = _resolve(profile)
+    if finding is None:
+        path = Path(res.runs["summary"].out) / "summary.md"
+        names = list(res.specs.findings)
+    else:
+        _check_findings(res, [finding])
+        path = Path(res.runs[f"report_{finding}"].out) / "report.md"
+        names = [finding]
+    for f in names:
+        _print_verdicts(res, f)
+    if not path.exists():
+        _fail(f"{path} not rendered yet: run `interplay reproduce{' ' + finding if finding else ''}`", 1)
+    console.print(f"report: {path}")
+
+
+spec_app = typer.Typer(help="Validate and inspect the finding specs and their resolved runs.", no_args_is_help=True)
+
+
+@spec_app.command("validate")
+def validate(profile: ProfileOpt = None) -> None:
+    """Check every spec against every profile (or one) without training anything; exit 2 on the first error."""
+    from interplay.spec.load import list_profiles
+    from interplay.spec.pipeline import sync
+    from interplay.spec.resolve import resolve
+
+    root = _root()
+    profiles = [profile] if profile else list_profiles(root)
+    try:
+        for p in profiles:
+            res = resolve(p, root)
+            kinds: dict[str, int] = {}
+            for r in res.runs.values():
+                kinds[r.kind] = kinds.get(r.kind, 0) + 1
+            detail = ", ".join(f"{n} {k}" for k, n in kinds.items())
+            typer.echo(f"ok  {p}: {len(res.specs.findings)} findings, {len(res.runs)} runs ({detail})")
+        stale_dvc, stale = sync(root, check=True)
+    except SpecError as e:
+        _fail(str(e))
+    if stale_dvc or stale:
+        typer.echo(f"note: dvc.yaml{' (stale)' if stale_dvc else ''} / {len(stale)} config files out of date: "
+                   "run `interplay pipeline`")
+
+
+@spec_app.command("show")
+def show(
+    name: Annotated[Optional[str], typer.Argument(help="A run or finding name (default: list all runs).")] = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Print one resolved run config (or a finding's claims config), or list every run with kind and hash."""
+    res = _resolve(profile)
+    if name is None:
+        table = Table(title=f"runs (profile {res.profile.name})")
+        for col in ("run", "kind", "hash", "inputs"):
+            table.add_column(col)
+        for r in res.runs.values():
+            table.add_row(r.name, r.kind, r.config["hash"], ", ".join(r.inputs))
+        console.print(table)
+        return
+    key = f"claims_{name}" if name in res.specs.findings else name
+    if key not in res.runs:
+        _fail(f"unknown run or finding {name!r} under profile {res.profile.name!r}")
+    typer.echo(yaml.safe_dump(res.runs[key].config, sort_keys=False, width=120), nl=False)
+
+
+def pipeline(check: Annotated[bool, typer.Option("--check", help="Only report; exit 1 when out of date.")] = False
+             ) -> None:
+    """Regenerate dvc.yaml and configs/<profile>/*.yaml (every profile) from specs/."""
+    from interplay.spec.pipeline import sync
+
+    root = _root()
+    try:
+        dvc_changed, changed = sync(root, check=check)
+    except SpecError as e:
+        _fail(str(e))
+    verb = "out of date" if check else "updated"
+    if dvc_changed:
+        typer.echo(f"dvc.yaml {verb}")
+    for p in changed:
+        typer.echo(f"{p} {verb}")
+    if not dvc_changed and not changed:
+        typer.echo("dvc.yaml and configs/ are up to date")
+    elif check:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("findings")(findings)
+    app.command("reproduce")(reproduce)
+    app.command("report")(report)
+    app.command("pipeline")(pipeline)
+    app.add_typer(spec_app, name="spec")

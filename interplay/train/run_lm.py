@@ -180,9 +180,11 @@ def run_lm(cfg: dict | str | Path | LMRunConfig, out_dir: str | os.PathLike, res
 
     total, non_emb = param_counts(model)
     tokens = steps * cfg.tokens_per_step
+    from interplay.data.tokenizers import write_tokenizer
+
     with atomic_dir(out / "model") as tmp:
         model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
+        write_tokenizer(tok, tmp)
     with atomic_path(out / "curve.csv") as tmp:
         with open(tmp, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=["step", "tokens", "loss", "lr"])

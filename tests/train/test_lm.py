@@ -72,12 +72,19 @@ def test_lr_schedule_hand_computed(data, base):
 
 
 def test_hf_directory_reloads_and_generates(base):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 
+    # transformers 5's AutoTokenizer forces Qwen2Tokenizer (its own pre-tokenizer) on any qwen2 directory
+    # (qwen2 is in MODELS_WITH_INCORRECT_HUB_TOKENIZER_CLASS), so plain PreTrainedTokenizerFast is the
+    # package-free way to load our tokenizer.json.
     d = base[0] / "model"
-    model, tok = AutoModelForCausalLM.from_pretrained(str(d)), AutoTokenizer.from_pretrained(str(d))
+    model, tok = AutoModelForCausalLM.from_pretrained(str(d)), PreTrainedTokenizerFast.from_pretrained(str(d))
     assert model.config.model_type == "qwen2" and model.config.vocab_size == len(tok)
     assert model.config.tie_word_embeddings and model.config.eos_token_id == 3
+    from interplay.data.tokenizers import load_tokenizer
+
+    text = "Define owl Evervale as g; so g = 3. </solution> <answer> 3 </answer>"
+    assert tok(text).input_ids == load_tokenizer(d)(text).input_ids
     ids = tok("<question> owl Evervale = 3 . owl Evervale = ? </question> <solution>", return_tensors="pt").input_ids
     gen = model.generate(ids, max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id)
     assert gen.shape[1] > ids.shape[1] and isinstance(tok.decode(gen[0]), str)

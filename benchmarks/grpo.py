@@ -1,0 +1,143 @@
+"""One GRPO step of ours (interplay.train.grpo) vs TRL's GRPOTrainer, same process, same model and work.
+
+Both sides: the same HF Qwen2 checkpoint, the same B prompts (compact problems), G samples each at T = 1.0,
+the same max completion length (EOS-only stop), the same outcome reward, k3 KL to a reference (β = 1e-3),
+clip 0.2 and M optimizer steps (mini-batches) per rollout batch. A "step" is one rollout batch: generation,
+reward, reference/old log-probs and the M updates. We report the median over repeats after one warm-up.
+
+    .venv/bin/python benchmarks/grpo.py [--preset cpu] [--prompts 8] [--group 6] [--new-tokens 128] [--repeats 3]
+
+TRL is a benchmark-only extra (`pip install trl`, pyproject `bench`); without it this prints so and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def build(root: Path, preset: str, n_prompts: int):
+    from interplay.data.generator import GenConfig, generate_many
+    from interplay.data.records import write_jsonl
+    from interplay.data.render import training_text
+    from interplay.data.tokenizers import train_tokenizer
+    from interplay.model import build_model
+
+    recs = [p.to_record() for op in (3, 4) for p in generate_many(
+        GenConfig(op=op, render="compact", max_distractors=2), seed=0, count=max(n_prompts, 8))]
+    tok = train_tokenizer("word", [training_text(r["problem"], r["question"], r["solution"]) for r in recs])
+    torch.manual_seed(0)
+    model = build_model(preset, len(tok))
+    model.save_pretrained(root / "init")
+    tok.save_pretrained(root / "init")
+    write_jsonl(root / "prompts.jsonl", recs)
+    return recs
+
+
+def ours(root: Path, args) -> list[float]:
+    from interplay.train.run_rl import run_rl
+
+    cfg = dict(init=str(root / "init"), prompts=str(root / "prompts.jsonl"), steps=args.repeats + 1,
+               prompts_per_step=args.prompts, group_size=args.group, mini_batches=args.mini_batches,
+               micro_batch_samples=args.prompts * args.group // args.mini_batches, lr=1e-6, kl_coef=1e-3,
+               max_new_tokens=args.new_tokens, max_prompt_tokens=1024, stop=[], ckpt_every_steps=10_000,
+               sample_batch_size=args.prompts * args.group, reward={"name": "outcome"})
+    run_rl(cfg, root / "ours")
+    import csv
+
+    with open(root / "ours/rewards.csv") as f:
+        rows = list(csv.DictReader(f))
+    lengths = [float(r["completions/mean_length"]) for r in rows]
+    return [float(r["step_time"]) for r in rows][1:], lengths
+
+
+def trl_side(root: Path, recs, args) -> tuple[list[float], list[float]]:
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    from interplay.data.render import prompt_text
+    from interplay.data.tokenizers import load_tokenizer
+    from interplay.train.rewards import reward
+
+    tok = load_tokenizer(root / "init")
+    tok.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(root / "init", dtype=torch.float32)
+    data = Dataset.from_list([{"prompt": prompt_text(r["problem"], r["question"]), "rec": json.dumps(r)}
+                              for r in recs[:args.prompts]] * (args.repeats + 1))
+
+    def outcome(prompts, completions, rec, **_):
+        return [reward("outcome", c, json.loads(g)).score for c, g in zip(completions, rec)]
+
+    per_device = args.prompts * args.group // args.mini_batches
+    cfg = GRPOConfig(output_dir=str(root / "trl"), use_cpu=True, report_to=[], save_strategy="no",
+                     per_device_train_batch_size=per_device, gradient_accumulation_steps=1,
+                     steps_per_generation=args.mini_batches, num_generations=args.group,
+                     max_completion_length=args.new_tokens, temperature=1.0, top_p=1.0, beta=1e-3, epsilon=0.2,
+                     learning_rate=1e-6, lr_scheduler_type="constant", warmup_steps=0, num_iterations=1,
+                     max_steps=(args.repeats + 1) * args.mini_batches, logging_steps=1, shuffle_dataset=False,
+                     loss_type="dapo", seed=0, dataloader_num_workers=0, disable_tqdm=True, bf16=False)
+
+    marks: list[float] = []
+    lengths: list[float] = []
+
+    class Clock(TrainerCallback):
+        def on_step_begin(self, a, state, control, **kw):
+            if state.global_step % args.mini_batches == 0:
+                marks.append(time.perf_counter())
+
+        def on_log(self, a, state, control, logs=None, **kw):
+            if logs and "completions/mean_length" in logs:
+                lengths.append(logs["completions/mean_length"])
+
+        def on_train_end(self, a, state, control, **kw):
+            marks.append(time.perf_counter())
+
+    trainer = GRPOTrainer(model=model, reward_funcs=outcome, args=cfg, train_dataset=data, processing_class=tok,
+                          callbacks=[Clock()])
+    trainer.train()
+    times = [b - a for a, b in zip(marks, marks[1:])]
+    return times[1:], lengths
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="cpu")
+    ap.add_argument("--prompts", type=int, default=8)
+    ap.add_argument("--group", type=int, default=6)
+    ap.add_argument("--mini-batches", type=int, default=2)
+    ap.add_argument("--new-tokens", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    try:
+        import trl
+    except ImportError:
+        print("TRL is not installed (benchmark-only extra: pip install 'interplay[bench]'); nothing to compare.")
+        return
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d)
+        recs = build(root, args.preset, args.prompts)
+        t_ours, len_ours = ours(root, args)
+        t_trl, len_trl = trl_side(root, recs, args)
+    mo, mt = statistics.median(t_ours), statistics.median(t_trl)
+    print(f"setup: preset {args.preset}, {args.prompts} prompts x G {args.group}, {args.mini_batches} mini-batches, "
+          f"max {args.new_tokens} new tokens, fp32 CPU, {args.threads} thread(s), TRL {trl.__version__}")
+    print(f"mean completion length: ours {statistics.mean(len_ours):.1f}, TRL {statistics.mean(len_trl):.1f}")
+    print(f"ours  step time s: {', '.join(f'{t:.2f}' for t in t_ours)}  (median {mo:.2f})")
+    print(f"TRL   step time s: {', '.join(f'{t:.2f}' for t in t_trl)}  (median {mt:.2f})")
+    print(f"speed-up (TRL / ours, median): {mt / mo:.2f}x  (target >= 3x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""Load specs, profiles and params.yaml into typed objects; every error is one line naming file and key."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from interplay.spec.schema import (BANDS, CLAIM_KINDS, CONTEXTS, METRICS, MODES, REWARDS, RUN_SECTIONS, Operand,
+                                   Params, Profile, SpecError, SpecFile)
+
+RUN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SPEC_DIR = Path("specs")
+PROFILE_DIR = SPEC_DIR / "profiles"
+SHARED_SPEC = "runs"  # specs/runs.yaml: runs shared by several findings
+FINDINGS = ("extrapolation", "context", "midtraining", "reward")  # report order (paper §3-6)
+
+
+def _typed(schema: type, data: Any, where: str):
+    """Merge raw YAML data onto a structured schema; map OmegaConf's errors to one line."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SpecError(f"{where}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.create(data))
+        return OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as e:
+        key = _locate(data, e) or getattr(e, "full_key", None) or "?"
+        msg = str(getattr(e, "msg", e)).splitlines()[0]
+        raise SpecError(f"{where}: {key}: {msg}") from None
+
+
+def _locate(data: Any, e: OmegaConfBaseException) -> str | None:
+    """The full path of the failing key in the raw YAML (OmegaConf drops the prefix inside list elements)."""
+    key, full = getattr(e, "key", None), getattr(e, "full_key", None)
+    if key is None:
+        return None
+    value = getattr(e, "value", None)
+    hits: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+        for k, v in items:
+            p = f"{path}[{k}]" if isinstance(node, list) else (f"{path}.{k}" if path else str(k))
+            if isinstance(node, dict) and k == key and (value is None or v == value):
+                hits.append(p)
+            walk(v, p)
+
+    walk(data, "")
+    exact = [h for h in hits if full and h.endswith(str(full))]
+    return (exact or hits or [None])[0]
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.is_file():
+        raise SpecError(f"{path}: file not found")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark else ""
+        raise SpecError(f"{path}: {line}{str(getattr(e, 'problem', e)).strip()}") from None
+
+
+def load_params(root: Path = Path(".")) -> Params:
+    path = root / "params.yaml"
+    return _typed(Params, _read_yaml(path) if path.exists() else {}, str(path))
+
+
+def list_profiles(root: Path = Path(".")) -> list[str]:
+    return sorted(p.stem for p in (root / PROFILE_DIR).glob("*.yaml"))
+
+
+def load_profile(name: str, root: Path = Path("."), overrides: dict | None = None) -> Profile:
+    path = root / PROFILE_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise SpecError(f"{path}: unknown profile {name!r} (have: {', '.join(list_profiles(root))})")
+    data = _read_yaml(path)
+    if overrides:  # params.yaml `overrides.profile` (e.g. `dvc exp run -S +overrides.profile.rl.steps=5`)
+        data = OmegaConf.to_container(OmegaConf.merge(OmegaConf.create(data), OmegaConf.create(overrides)))
+    prof: Profile = _typed(Profile, data, str(path))
+    if prof.name != name:
+        raise SpecError(f"{path}: name: profile file declares name {prof.name!r}, expected {name!r}")
+    for band in BANDS:
+        if band not in prof.bands:
+            raise SpecError(f"{path}: bands.{band}: band not bound to an op range")
+    for band, rng in prof.bands.items():
+        if band not in BANDS:
+            raise SpecError(f"{path}: bands.{band}: unknown band (known: {', '.join(BANDS)})")
+        if len(rng) != 2 or not 2 <= rng[0] <= rng[1]:
+            raise SpecError(f"{path}: bands.{band}: expected [lo, hi] with 2 <= lo <= hi, got {list(rng)}")
+    for key, d in (("data.mode_weights", prof.data.mode_weights),):
+        for m in d:
+            if m not in MODES:
+                raise SpecError(f"{path}: {key}.{m}: unknown mode (known: {', '.join(MODES)})")
+    if prof.data.render not in ("paper", "compact"):
+        raise SpecError(f"{path}: data.render: expected paper|compact, got {prof.data.render!r}")
+    if prof.tokenizer.kind not in ("bpe", "word"):
+        raise SpecError(f"{path}: tokenizer.kind: expected bpe|word, got {prof.tokenizer.kind!r}")
+    if prof.rl.prompts_per_step % prof.rl.mini_batches:
+        raise SpecError(f"{path}: rl.mini_batches: must divide rl.prompts_per_step ({prof.rl.prompts_per_step})")
+    for i, dep in enumerate(prof.departures):
+        if not (dep.key and dep.reason):
+            raise SpecError(f"{path}: departures[{i}]: every departure needs a key and a one-line reason")
+    return prof
+
+
+@dataclass
+class Specs:
+    """All spec files, with the file each run name was defined in."""
+
+    files: dict[str, SpecFile] = field(default_factory=dict)  # stem -> spec
+    paths: dict[str, Path] = field(default_factory=dict)
+    runs: dict[str, tuple[str, str, Any]] = field(default_factory=dict)  # name -> (section, file stem, spec)
+
+    @property
+    def findings(self) -> dict[str, SpecFile]:
+        order = {f: i for i, f in enumerate(FINDINGS)}
+        found = {s.finding: s for s in self.files.values() if s.finding}
+        return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+
+
+def load_specs(root: Path = Path(".")) -> Specs:
+    specs = Specs()
+    for path in sorted((root / SPEC_DIR).glob("*.yaml")):
+        spec: SpecFile = _typed(SpecFile, _read_yaml(path), str(path))
+        specs.files[path.stem], specs.paths[path.stem] = spec, path
+        for section in RUN_SECTIONS:
+            for name, run in getattr(spec, section).items():
+                if not RUN_NAME.match(name):
+                    raise SpecError(f"{path}: {section}.{name}: run names are identifiers ([A-Za-z_][A-Za-z0-9_]*)")
+                if name in specs.runs:
+                    other = specs.paths[specs.runs[name][1]]
+                    raise SpecError(f"{path}: {section}.{name}: run {name!r} is already defined in {other}")
+                specs.runs[name] = (section, path.stem, run)
+    if not specs.files:
+        raise SpecError(f"{root / SPEC_DIR}: no spec files found")
+    _check(specs)
+    return specs
+
+
+def _check(specs: Specs) -> None:
+    """Semantic checks: bands, contexts, enums, references between runs, claims."""
+    kinds = {name: sec for name, (sec, _, _) in specs.runs.items()}
+
+    for stem, spec in specs.files.items():
+        path = specs.paths[stem]
+
+        def err(key: str, msg: str) -> SpecError:
+            return SpecError(f"{path}: {key}: {msg}")
+
+        def band(key: str, b: str | None) -> None:
+            if b is not None and b not in BANDS:
+                raise err(key, f"unknown band {b!r} (known: {', '.join(BANDS)})")
+
+        def ref(key: str, name: str, allowed: tuple[str, ...]) -> None:
+            if name not in kinds:
+                raise err(key, f"unknown run {name!r}")
+            if kinds[name] not in allowed:
+                raise err(key, f"run {name!r} is a {kinds[name]} run, expected one of: {', '.join(allowed)}")
+
+        def mixes(key: str, ms) -> None:
+            if not ms:
+                raise err(key, "needs at least one component")
+            for i, m in enumerate(ms):
+                if not m.bands:
+                    raise err(f"{key}[{i}].bands", "needs at least one band")
+                for j, b in enumerate(m.bands):
+                    band(f"{key}[{i}].bands[{j}]", b)
+                if m.weight <= 0:
+                    raise err(f"{key}[{i}].weight", "must be > 0")
+                for c, w in (m.contexts or {}).items():
+                    if c not in CONTEXTS:
+                        raise err(f"{key}[{i}].contexts.{c}", f"unknown context (known: {', '.join(CONTEXTS)})")
+                    if w < 0:
+                        raise err(f"{key}[{i}].contexts.{c}", "must be >= 0")
+                if m.split is not None and (not m.split or min(m.split) < 0):
+                    raise err(f"{key}[{i}].split", "must be a non-empty list of shares >= 0")
+
+        for name, d in spec.datasets.items():
+            k = f"datasets.{name}"
+            if d.purpose not in ("test", "rl"):
+                raise err(f"{k}.purpose", f"expected test|rl, got {d.purpose!r}")
+            if d.purpose == "test":
+                if not d.bands or d.mix:
+                    raise err(k, "a test set lists `bands` (and `contexts`), not `mix`")
+                for j, b in enumerate(d.bands):
+                    band(f"{k}.bands[{j}]", b)
+                for j, c in enumerate(d.contexts):
+                    if c not in CONTEXTS:
+                        raise err(f"{k}.contexts[{j}]", f"unknown context {c!r} (known: {', '.join(CONTEXTS)})")
+            else:
+                if d.bands:
+                    raise err(f"{k}.bands", "an RL pool is described by `mix`, not `bands`")
+                mixes(f"{k}.mix", d.mix)
+            for j, x in enumerate(d.exclude):
+                ref(f"{k}.exclude[{j}]", x, ("datasets",))
+        for name, t in spec.tokenizers.items():
+            for j, b in enumerate(t.bands):
+                band(f"tokenizers.{name}.bands[{j}]", b)
+        for name, p in spec.pretrain.items():
+            ref(f"pretrain.{name}.tokenizer", p.tokenizer, ("tokenizers",))
+            mixes(f"pretrain.{name}.mix", p.mix)
+            for j, x in enumerate(p.exclude):
+                ref(f"pretrain.{name}.exclude[{j}]", x, ("datasets",))
+        for name, m in spec.midtrain.items():
+            ref(f"midtrain.{name}.init", m.init, ("pretrain", "midtrain"))
+            mixes(f"midtrain.{name}.mix", m.mix)
+            for j, x in enumerate(m.exclude):
+                ref(f"midtrain.{name}.exclude[{j}]", x, ("datasets",))
+            if not 0.0 <= m.budget.beta < 1.0:
+                raise err(f"midtrain.{name}.budget.beta", "must be in [0, 1) (beta = 1 is RL only: no midtrain run)")
+        for name, r in spec.rl.items():
+            ref(f"rl.{name}.init", r.init, ("pretrain", "midtrain"))
+            ref(f"rl.{name}.prompts", r.prompts, ("datasets",))
+            if specs.runs[r.prompts][2].purpose != "rl":
+                raise err(f"rl.{name}.prompts", f"dataset {r.prompts!r} is not an RL pool (purpose: rl)")
+            if r.reward.name not in REWARDS:
+                raise err(f"rl.{name}.reward.name", f"unknown reward {r.reward.name!r} (known: {', '.join(REWARDS)})")
+            if not 0.0 <= r.reward.alpha <= 1.0:
+                raise err(f"rl.{name}.reward.alpha", "must be in [0, 1]")
+            if r.budget is not None and not 0.0 < r.budget.beta <= 1.0:
+                raise err(f"rl.{name}.budget.beta", "must be in (0, 1] for an RL run")
+
+        if spec.finding is None:
+            if spec.arms or spec.claims or spec.evaluate is not None:
+                raise err("finding", "arms/evaluate/claims need a `finding` name")
+            continue
+        if not spec.finding.isidentifier():
+            raise err("finding", f"{spec.finding!r} must be an identifier")
+        if spec.evaluate is None:
+            raise err("evaluate", "a finding needs `evaluate: {testset: ...}`")
+        for key, ts in [("evaluate.testset", spec.evaluate.testset)] + [
+                (f"evaluate.extra[{j}]", t) for j, t in enumerate(spec.evaluate.extra)]:
+            ref(key, ts, ("datasets",))
+            if specs.runs[ts][2].purpose != "test":
+                raise err(key, f"dataset {ts!r} is not a test set (purpose: test)")
+        if not spec.arms:
+            raise err("arms", "a finding needs at least one arm")
+        for j, a in enumerate(spec.arms):
+            ref(f"arms[{j}]", a, ("pretrain", "midtrain", "rl"))
+        seen: set[str] = set()
+        for i, c in enumerate(spec.claims):
+            k = f"claims[{i}]"
+            if not c.id or c.id in seen:
+                raise err(f"{k}.id", f"claim id {c.id!r} is empty or repeated")
+            seen.add(c.id)
+            if c.kind not in CLAIM_KINDS:
+                raise err(f"{k}.kind", f"unknown claim kind {c.kind!r} (known: {', '.join(CLAIM_KINDS)})")
+            if c.kind in ("at_least", "at_most"):
+                if c.value is None or c.rhs is not None:
+                    raise err(k, f"kind {c.kind} compares lhs with a `value`, not an `rhs`")
+            elif c.rhs is None or c.value is not None:
+                raise err(k, f"kind {c.kind} compares lhs with an `rhs` operand, not a `value`")
+            for side, op in (("lhs", c.lhs), ("rhs", c.rhs)):
+                if op is None:
+                    continue
+                _check_operand(spec, f"{k}.{side}", op, err, band, kinds)
+
+
+def _check_operand(spec: SpecFile, key: str, op: Operand, err, band, kinds) -> None:
+    if op.arm not in spec.arms:
+        raise err(f"{key}.arm", f"{op.arm!r} is not one of this finding's arms ({', '.join(spec.arms)})")
+    if op.metric not in METRICS:
+        raise err(f"{key}.metric", f"unknown metric {op.metric!r} (known: {', '.join(METRICS)})")
+    if op.metric == "reward":
+        if kinds[op.arm] != "rl":
+            raise err(f"{key}.metric", f"metric reward needs an rl arm, {op.arm!r} is {kinds[op.arm]}")
+        return
+    band(f"{key}.band", op.band)
+    if op.at not in ("all", "top"):
+        raise err(f"{key}.at", f"expected all|top, got {op.at!r}")
+    if op.at == "top" and op.band is None:
+        raise err(f"{key}.at", "`at: top` needs a band")
+    if op.context is not None and op.context not in CONTEXTS:
+        raise err(f"{key}.context", f"unknown context {op.context!r} (known: {', '.join(CONTEXTS)})")
+    if op.k < 1:
+        raise err(f"{key}.k", "must be >= 1")
+    testsets = {spec.evaluate.testset, *spec.evaluate.extra}
+    if op.testset is not None and op.testset not in testsets:
+        raise err(f"{key}.testset", f"{op.testset!r} is not evaluated by this finding ({', '.join(sorted(testsets))})")

@@ -1,0 +1,114 @@
+"""`run_rl(cfg, out_dir, resume)`: one GRPO run from an HF checkpoint to an HF checkpoint (contracts §5, §8).
+
+Output layout: `out_dir/model/` (HF save_pretrained + tokenizer), `out_dir/rewards.csv` (one row per step),
+`out_dir/metrics.json` (final summary), `out_dir/ckpt/last.ckpt` (Lightning: module, optimizer, loop state,
+RNG, step = data position). A killed run restarted with `resume=True` ends with the same weights and rows.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import OmegaConf
+
+from interplay.io import atomic_dir, read_json, write_json
+from interplay.train.grpo import GRPOModule, PromptMixture, write_rewards_csv
+from interplay.train.rl_config import load_rl_config, sources
+
+
+class RLCheckpoint(pl.Callback):
+    """Saves `ckpt/last.ckpt` every `every` rollout steps and at the end, written to a temp file and renamed."""
+
+    def __init__(self, dirpath: Path, every: int):
+        self.dirpath, self.every = Path(dirpath), max(int(every), 1)
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if module.rl_step % self.every == 0 or module.rl_step >= module.cfg.steps:
+            self.save(trainer)
+
+    def save(self, trainer):
+        tmp = self.dirpath / ".last.ckpt.tmp"
+        trainer.save_checkpoint(tmp)  # rank 0 writes, all ranks barrier
+        if trainer.is_global_zero:
+            os.replace(tmp, self.dirpath / "last.ckpt")
+        trainer.strategy.barrier("rl_ckpt")
+
+
+class RLOutputs(pl.Callback):
+    """Writes the final artifacts from rank 0 inside the (possibly spawned) training process."""
+
+    def __init__(self, out: Path):
+        self.out = out
+
+    def on_train_end(self, trainer, module):
+        if not trainer.is_global_zero:
+            return
+        c, rows, out = module.cfg, module.rows, self.out
+        write_rewards_csv(out / "rewards.csv", rows)
+        from interplay.data.tokenizers import write_tokenizer
+
+        with atomic_dir(out / "model") as tmp:
+            module.policy.save_pretrained(tmp)
+            write_tokenizer(module.tokenizer, tmp)
+        tail = rows[-10:]
+
+        def mean(key):
+            return sum(r[key] for r in tail) / len(tail) if tail else None
+
+        write_json(out / "metrics.json", {
+            "steps": module.rl_step,
+            "reward_first": rows[0]["reward"] if rows else None,
+            "reward_last": rows[-1]["reward"] if rows else None,
+            "reward_last10_mean": mean("reward"),
+            "acc_strict_last10_mean": mean("acc_strict"),
+            "acc_answer_last10_mean": mean("acc_answer"),
+            "token_equivalents": module.cum_tokens,
+            "samples": module.rl_step * c.prompts_per_step * c.group_size,
+            "config": OmegaConf.to_container(c, resolve=True),
+        })
+
+
+def _exclude_ids(paths: list[str]) -> frozenset[str]:
+    from interplay.data.records import read_jsonl
+
+    return frozenset(str(r["id"]) for p in paths for r in read_jsonl(p))
+
+
+def run_rl(cfg: Any, out_dir: str | os.PathLike, resume: bool = False) -> dict:
+    """Run GRPO per `cfg` (dict, DictConfig or YAML path; schema `RLConfig`). Returns the final metrics."""
+    from transformers import AutoModelForCausalLM
+
+    from interplay.data.tokenizers import load_tokenizer
+
+    c = load_rl_config(cfg)
+    out = Path(out_dir)
+    ckpt_dir = out / "ckpt"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    last = ckpt_dir / "last.ckpt"
+    if c.threads:
+        torch.set_num_threads(c.threads)
+    pl.seed_everything(c.seed, workers=True, verbose=False)
+
+    # Not AutoTokenizer: with a qwen2 config.json it builds Qwen2Tokenizer, whose pre-tokenizer breaks ours.
+    tok = load_tokenizer(c.init)
+    policy = AutoModelForCausalLM.from_pretrained(c.init, dtype=torch.float32)
+    mixture = PromptMixture(sources(c), tok, seed=c.seed, max_prompt_tokens=c.max_prompt_tokens,
+                            exclude_ids=_exclude_ids(list(c.data.exclude)))
+    module = GRPOModule(c, policy, tok, mixture, out_dir=out)
+    strategy = "auto"
+    if c.devices > 1:
+        from pytorch_lightning.strategies import DDPStrategy
+
+        # spawn: works from any caller (CLI, pytest); outputs are written by rank 0 inside the workers.
+        strategy = DDPStrategy(start_method="spawn", process_group_backend="gloo" if c.accelerator == "cpu" else "nccl")
+    trainer = pl.Trainer(accelerator=c.accelerator, devices=c.devices, strategy=strategy, precision=c.precision,
+                         max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, use_distributed_sampler=False, num_sanity_val_steps=0,
+                         callbacks=[RLCheckpoint(ckpt_dir, c.ckpt_every_steps), RLOutputs(out)], deterministic=True)
+    trainer.fit(module, ckpt_path=str(last) if resume and last.exists() else None)
+
+    return read_json(out / "metrics.json")

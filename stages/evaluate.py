@@ -1,0 +1,21 @@
+"""Stage `evaluate`: strict and answer-only pass@k of one checkpoint on one test set (all files atomic)."""
+
+from __future__ import annotations
+
+from interplay.io import atomic_dir
+from stages import main, setup_torch
+
+
+def run(cfg: dict) -> None:
+    from interplay.eval.evaluate import evaluate
+
+    setup_torch()
+    bands = {b: [min(ops), max(ops)] for b, ops in cfg["bands"].items()}
+    with atomic_dir(cfg["out"]) as tmp:
+        evaluate(cfg["checkpoint"], list(cfg["testsets"].values()), n=cfg["n"], temperature=cfg["temperature"],
+                 top_p=cfg["top_p"], max_new_tokens=cfg["max_new_tokens"], ks=list(cfg["ks"]), seed=cfg["seed"],
+                 out_dir=tmp, mode=cfg["mode"], bands=bands)
+
+
+if __name__ == "__main__":
+    main("evaluate", run)
