@@ -8,18 +8,9 @@ import typer
 from typer.testing import CliRunner
 
 from interplay.train import cli_rl
+from tests.test_compute import TABLE3  # paper Table 3, written down once
 
 ROOT = Path(__file__).resolve().parents[2]
-# Paper Table 3 rows: (mid-only steps, RL-only steps, RL samples k, 80/20, 50/50, 20/80 as (mid, rl)).
-TABLE3 = [
-    (2000, 50, 51.2, (1600, 10), (1000, 25), (400, 40)),
-    (4000, 100, 102.4, (3200, 20), (2000, 50), (800, 80)),
-    (8000, 200, 204.8, (6400, 40), (4000, 100), (1600, 160)),
-    (16000, 400, 409.6, (12800, 80), (8000, 200), (3200, 320)),
-    (24000, 600, 614.4, (19200, 120), (12000, 300), (4800, 480)),
-    (32000, 800, 819.2, (25600, 160), (16000, 400), (6400, 640)),
-    (38147, 954, 976.6, (30517, 191), (19073, 477), (7629, 763)),
-]
 
 
 @pytest.fixture(scope="module")

@@ -80,7 +80,6 @@ def test_outside_the_repo(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.integration
 def test_reproduce_one_finding_with_stand_in_library(tmp_path, monkeypatch):
     """`interplay reproduce reward --profile ci` syncs, runs `dvc repro report_reward`, prints the verdicts."""
     import shutil
