@@ -66,16 +66,29 @@ def _run(kind: str, config: Path, out: Optional[Path], resume: bool, dry_run: bo
 
     if not config.is_file():
         _fail(f"config file {config} not found")
+    import yaml
+
     try:
-        cfg = load_config(config)
+        raw = yaml.safe_load(config.read_text()) or {}
+    except yaml.YAMLError as e:
+        _fail(f"{config}: not valid YAML ({str(e).splitlines()[0]})")
+    stage_out = None
+    if isinstance(raw, dict) and isinstance(raw.get("lm"), dict):  # a pipeline stage config (configs/<profile>/)
+        tok_run = (raw.get("inputs") or {}).get("tokenizer", {}).get("run")
+        tok_cfg = config.parent / f"{tok_run}.yaml"
+        raw, stage_out = dict(raw["lm"]), raw.get("out")
+        if tok_cfg.is_file() and "vocab_size" not in raw:  # --dry-run before the tokenizer stage has run
+            raw["vocab_size"] = (yaml.safe_load(tok_cfg.read_text()) or {}).get("vocab_size")
+    try:
+        cfg = load_config(raw)
     except ValueError as e:
-        _fail(str(e))
+        _fail(f"{config}: {e}")
     if cfg.kind != kind:
         _fail(f"{config} is a {cfg.kind} config; use `interplay train {cfg.kind}`")
     if dry_run:
         typer.echo(describe(cfg))
         return
-    out_dir = out or (Path(cfg.out_dir) if cfg.out_dir else None)
+    out_dir = out or (Path(cfg.out_dir) if cfg.out_dir else None) or (Path(stage_out) if stage_out else None)
     if out_dir is None:
         _fail("no output directory: pass --out or set out_dir in the config")
     from interplay.train.run_lm import RunError, run_lm

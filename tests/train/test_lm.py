@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,3 +183,15 @@ def test_cli_trains(data, tmp_path):
     r = _cli("train", "pretrain", str(p))
     assert r.exit_code == 0, r.output
     assert "pretrain done: 4 steps" in r.output and (tmp_path / "run" / "model" / "config.json").is_file()
+
+
+def test_cli_dry_run_on_the_paper_profile_stage_configs():
+    """The committed pipeline configs of the paper profile: the base and full mid-training runs."""
+    root = Path(__file__).resolve().parents[2]
+    r = _cli("train", "pretrain", str(root / "configs/paper/base.yaml"), "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert "19,073 steps x 524,288 tokens/step" in r.output and "lr 0.0001 " in r.output
+    assert "warmup 954 steps (5%), cosine to 3e-05" in r.output
+    r = _cli("train", "midtrain", str(root / "configs/paper/mid_full.yaml"), "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert "warmup 600 steps (15%)" in r.output and "4,000 steps" in r.output  # Table 3: 2.10B -> 4,000 steps
