@@ -91,7 +91,7 @@ def test_unknown_mode_exits_2(tmp_path):
 
 def test_generated_file_verifies(tmp_path):
     """End to end with data-gen's generator and writer (docs/contracts.md §1)."""
-    gen = pytest.importorskip("interplay.data.generator")
+    import interplay.data.generator as gen
     from interplay.data.records import write_jsonl
 
     problems = [gen.generate(gen.GenConfig(op=op, mode=mode, context=ctx, render=render), 3, op)

@@ -89,7 +89,6 @@ def by_prompt(probs):
 
 
 def test_oracle_scores_strict_pass1_one(setup, tmp_path):
-    pytest.importorskip("interplay.data.verify")
     root, ckpt, probs = setup
     table = by_prompt(probs)
     m = evaluate(ckpt, [root / "id.jsonl", root / "ood.jsonl"], n=4, out_dir=tmp_path / "o", bands=BANDS,
@@ -102,7 +101,6 @@ def test_oracle_scores_strict_pass1_one(setup, tmp_path):
 
 
 def test_right_answer_wrong_derivation_is_answer_only(setup, tmp_path):
-    pytest.importorskip("interplay.data.verify")
     root, ckpt, probs = setup
     table = by_prompt(probs)
 
@@ -118,7 +116,6 @@ def test_right_answer_wrong_derivation_is_answer_only(setup, tmp_path):
 
 
 def test_real_sampler_and_garbage_never_crash(setup, tmp_path):
-    pytest.importorskip("interplay.data.verify")
     root, ckpt, probs = setup
     out = tmp_path / "r"
     m = evaluate(ckpt, [root / "id.jsonl"], n=2, max_new_tokens=12, out_dir=out, bands=BANDS, batch_size=3)

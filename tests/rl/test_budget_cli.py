@@ -56,8 +56,6 @@ def test_overrides_apply_the_same_function(app, monkeypatch):
 
 def test_non_paper_profile_uses_its_sizes(app, monkeypatch):
     monkeypatch.chdir(ROOT)
-    if not (ROOT / "specs/profiles/cpu.yaml").is_file():
-        pytest.skip("specs/profiles/cpu.yaml not written yet (pipeline)")
     from interplay.spec.load import load_profile
 
     p = load_profile("cpu", ROOT)
