@@ -71,12 +71,7 @@ class _Missing(Exception):
 # --------------------------------------------------------------------------------------------- artifacts
 
 
-def pass_at_k_array(n, c, k: int) -> np.ndarray:
-    """Per-problem unbiased pass@k: the evaluator's estimator (one definition of pass@k in the package).
-
-    Its table of log(1 - k/i) also evaluates the unused i <= k entries, hence the silenced warning."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return _passk.pass_at_k_array(n, c, k)
+pass_at_k_array = _passk.pass_at_k_array  # one definition of pass@k in the package
 
 
 def read_csv_rows(path: Path) -> list[dict[str, str]]:
