@@ -192,7 +192,7 @@ class LMCfg:
     micro_batch_size: int = 64  # sequences per forward (memory only; batch_tokens fixes the optimizer batch)
     packing: str = "docs"  # docs: whole documents padded per window (authors' FFD) | concat: chopped stream
     devices: int = 0  # data-parallel processes (0 = run_lm's auto: 2 DDP x 1 thread on CPU, 1 on GPU)
-    lr: float = 2e-4
+    lr: float = 1e-4  # the authors' yaml for the paper base (the paper text says 2e-4)
     min_lr: float = 3e-5
     warmup_ratio: float = 0.05
     weight_decay: float = 0.1
