@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from interplay.compute import train_flops
-from interplay.io import atomic_dir, atomic_path, write_json
+from interplay.io import atomic_path, write_json
 from interplay.train.config import (LMRunConfig, grad_accumulation, load_config, resolve_accelerator, total_steps,
                                     warmup_steps)
 
@@ -180,11 +180,9 @@ def run_lm(cfg: dict | str | Path | LMRunConfig, out_dir: str | os.PathLike, res
 
     total, non_emb = param_counts(model)
     tokens = steps * cfg.tokens_per_step
-    from interplay.data.tokenizers import write_tokenizer
+    from interplay.checkpoint import save_checkpoint
 
-    with atomic_dir(out / "model") as tmp:
-        model.save_pretrained(tmp)
-        write_tokenizer(tok, tmp)
+    save_checkpoint(model, tok, out / "model")
     with atomic_path(out / "curve.csv") as tmp:
         with open(tmp, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=["step", "tokens", "loss", "lr"])
