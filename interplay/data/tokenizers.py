@@ -1,4 +1,5 @@
-"""Tokenizers for the synthetic task (paper A.3.2, official-code.md §3), built with HF `tokenizers`.
+"""Tokenizers for the synthetic task (paper App. A.3.2; the authors' `scripts/build_tokenizer.py`), built
+with HF `tokenizers`.
 
 * `bpe` — the paper's byte-level BPE: GPT-2 ByteLevel pre-tokenization (so a space-prefixed digit run is one
   pre-token, as in the authors' effective regex), trained on our corpus, vocab 2,200 including the ten special
@@ -31,7 +32,7 @@ SPECIAL_TOKENS = ["[UNK]", "[PAD]", "[BOS]", "[EOS]", "<question>", "</question>
                   "<answer>", "</answer>"]  # ids 0..9, official order
 TAG_TOKENS = SPECIAL_TOKENS[4:]
 INT_LIMIT = 1000  # " 0" .. " 999" are single tokens
-# Compact-surface words (docs/contracts.md §1); the optional leading space keeps decoding lossless.
+# Compact-surface words (interplay/data/render.py); the optional leading space keeps decoding lossless.
 WORD_RE = r"</?[a-z]+>|\[[A-Z]+\]|\w+|[^\w\s]"
 _WORD_PIECE_RE = rf" ?(?:{WORD_RE})|\s+"
 

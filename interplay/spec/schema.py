@@ -2,7 +2,7 @@
 
 A spec file holds named runs in five sections (`datasets`, `tokenizers`, `pretrain`, `midtrain`, `rl`); a finding
 spec adds its arms, evaluation and claims. Specs speak in bands; a profile binds bands to op ranges and sets every
-size, so the finding specs are the same at every scale. See docs/contracts.md §6a.
+size, so the finding specs are the same at every scale.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ class Claim:
 
 @dataclass
 class Decision:
-    """A paper inconsistency (reference/paper.md §9) and how the specs decide it."""
+    """A paper inconsistency and how the specs decide it (docs/decisions.md)."""
 
     issue: str = ""
     decision: str = ""

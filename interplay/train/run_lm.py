@@ -1,6 +1,6 @@
 """`run_lm(cfg, out_dir, resume)`: one pre- or mid-training run from a resolved run config.
 
-Writes (docs/contracts.md §3): `out_dir/model/` (HF `save_pretrained` + tokenizer), `out_dir/metrics.json`,
+Writes: `out_dir/model/` (HF `save_pretrained` + tokenizer), `out_dir/metrics.json`,
 `out_dir/curve.csv` (step, tokens, loss, lr), `out_dir/ckpt/last.ckpt` (Lightning, for `--resume`) and
 `out_dir/logs/run/` (CSVLogger, fixed version so DVC paths are stable).
 
