@@ -1,6 +1,7 @@
 """Machine-checkable claims over evaluation and RL outputs, with bootstrap verdicts.
 
-A claim compares a statistic of one arm with another arm's statistic or with a constant (docs/contracts.md §6a):
+A claim (a spec's `claims`, `interplay.spec.schema.Claim`) compares a statistic of one arm with another arm's
+statistic or with a constant:
 
     {"id": "edge_gain", "text": "RL on edge raises pass@128 on edge",
      "kind": "greater",   # greater | less | greater_equal | less_equal | at_least | at_most
@@ -521,7 +522,7 @@ def profile_name(profile: Mapping | str | None) -> str:
 
 
 def is_claims_config(obj: Any) -> bool:
-    """True for a resolved `claims` stage config (docs/contracts.md §6a): arms carry their artifact dirs."""
+    """True for a resolved `claims` stage config (`interplay.spec.resolve`): arms carry their artifact dirs."""
     return isinstance(obj, Mapping) and isinstance(obj.get("arms"), Mapping) and all(
         isinstance(a, Mapping) and ("eval_dirs" in a or "rl_dir" in a) for a in obj["arms"].values())
 

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 # Paper values (A.3.3, A.10.1).
-PAPER_MID_TOKENS_PER_STEP = 524_288  # 512K tokens/step; Table 3 only fits this value (paper.md §9 item 5)
+PAPER_MID_TOKENS_PER_STEP = 524_288  # 512K tokens/step; Table 3 only fits this value (docs/decisions.md D5)
 PAPER_RL_PROMPTS_PER_STEP = 1024
 PAPER_ROLLOUTS = 6
 PAPER_L_TOTAL = 2048

@@ -124,7 +124,8 @@ def _base_arms(finding_spec: Mapping, arm_dirs: Mapping) -> list[str]:
     return bases or list(arm_dirs)
 
 
-# The ladder that must hold before RL (DESIGN.md): ID ≈ 100 %, OOD-edge non-zero, OOD-hard ≈ 0 at pass@k_max.
+# The ladder that must hold before RL (paper App. A.3.4, Fig. 9): ID ≈ 100 %, OOD-edge non-zero, OOD-hard ≈ 0
+# at pass@k_max.
 LADDER_CHECK = {"id": (">=", 0.9), "edge": (">", 0.0), "hard": ("<=", 0.05)}
 
 

@@ -1,7 +1,8 @@
 """DVC stage commands: `python -m stages.<kind> configs/<profile>/<run>.yaml`.
 
-Each module is thin glue: read one resolved run config (interplay.spec.resolve), call the library entry points of
-docs/contracts.md, write its artifacts atomically. The config is the stage's only parameter source.
+Each module is thin glue: read one resolved run config (interplay.spec.resolve), call the library entry points
+(interplay.data, interplay.train, interplay.eval, interplay.claims), write its artifacts atomically. The config
+is the stage's only parameter source.
 """
 
 from __future__ import annotations

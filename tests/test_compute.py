@@ -29,7 +29,7 @@ def test_table3_matches_paper(row, expected):
 
 
 def test_eq1_token_equivalents():
-    # 100 RL steps x 1024 prompts = 2.097B token-equivalents (paper.md §4 check).
+    # 100 RL steps x 1024 prompts = 2.097B token-equivalents (paper §5 Eq. 1; Table 3's 2.10B row).
     assert rl_token_equivalents(102_400) == pytest.approx(5 / 3 * 102_400 * 6 * 2048)
     assert rl_token_equivalents(102_400) / 1e9 == pytest.approx(2.097, abs=1e-3)
     assert rl_token_equivalents(10, gamma=0) == pytest.approx(4 / 3 * 10 * 6 * 2048)

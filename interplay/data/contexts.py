@@ -1,8 +1,8 @@
 """Contexts (templates) of the task: the official GSM-Infinite name lists plus one-word compact names.
 
-The lists are copied from GSM-Infinite's `simple_names_three.py` as vendored by the official repository
-(official-code.md §1.2). A structure graph picks ONE sub-category per layer and samples names from it
-without replacement, so a problem never mixes e.g. wild places with human places.
+The lists are copied from GSM-Infinite's `simple_names_three.py` as vendored by the authors' repository
+(`gsm_infinite/gsm-infinite/data/realistic/simple_names_three.py`). A structure graph picks ONE sub-category
+per layer and samples names from it without replacement, so a problem never mixes e.g. wild places with human places.
 
 `compact` names are single words (contracts §1 "Surfaces"): every context keeps its own vocabulary, so
 transfer between contexts stays a real question at CPU scale too.

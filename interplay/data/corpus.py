@@ -3,7 +3,8 @@
 A mixture is a list of `MixComponent`s. Component c gets weight w_c / Σw of the budget, spread uniformly
 over its ops and split over modes by its mode weights; each (op, context, mode) *cell* is filled with
 generated problems (`training_text` + `[EOS]`) until its token share is reached (overshoot ≤ one document).
-This is the authors' per-op token accounting (official-code.md §5, `load_from: mix`) on freshly generated
+This is the authors' per-op token accounting (`load_from: mix` in their repository's
+`LLaMA-Factory/src/llamafactory/data/loader.py`) on freshly generated
 problems instead of pre-generated files.
 
 Cells are filled in rounds of about `chunk_tokens` tokens, each cell advancing in proportion to its share, and
@@ -11,7 +12,7 @@ each round's documents are shuffled; so a 1 % context is spread over the whole c
 round, and `stream_documents` can feed budgets too large to store. Everything is a pure function of the
 arguments: same seed, same bytes.
 
-Shards (docs/contracts.md §2): `tokens.bin` (uint16, documents concatenated), `docs.npy` (int64 start
+Shards: `tokens.bin` (uint16, documents concatenated), `docs.npy` (int64 start
 offsets), `manifest.json` (realized tokens per op / context / mode).
 """
 

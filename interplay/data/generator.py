@@ -1,7 +1,8 @@
 """Dependency-graph sampling: the official GSM-Infinite "realistic" generator (d = 2), fast, exact op counts.
 
 This follows `forward_generator.py::drawAll` / `reverse_generator.py::drawAllEquan` as vendored by the
-official repository (official-code.md §1.1-1.5), step by step:
+authors' repository (`gsm_infinite/gsm-infinite/data/realistic/`, called from
+`scripts/data_gen/generate_zero_context_medium.py`), step by step:
 
   sizes      s from OP_SCHEDULE (s = (op_max + 1) // 2), n, m, t0/t1 ~ softmax, w0/w1, e
   structure  drawStructure: a 2-layer graph places x item types with e edges

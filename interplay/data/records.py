@@ -22,7 +22,7 @@ from interplay.io import atomic_path
 
 __all__ = ["content_id", "canonical", "write_jsonl", "read_jsonl", "load_problems", "problem_from_record"]
 
-_FIELD_SEP = "\n--FIELD--\n"  # the official dedup key's separator (official-code.md §1.1)
+_FIELD_SEP = "\n--FIELD--\n"  # the official dedup key's separator (scripts/data_gen/generate_zero_context_medium.py)
 _WS = re.compile(r"\s+")
 _ID_RE = re.compile(r"^[0-9a-f]{16}$")
 _OFFICIAL_MODES = {"normalforward": "forward", "forwardreverse": "reverse", "forward": "forward",

@@ -1,10 +1,11 @@
 """Text surfaces of a sampled graph, and the official training/prompt strings.
 
-`paper` reproduces the official generator's text byte for byte (official-code.md §1.4, §1.6): sentences
+`paper` reproduces the official generator's text byte for byte (paper App. A.1; the authors' realistic
+generator): sentences
 from `generate_sentence`, shuffled and joined as "<sentence>. "; questions from `question_in_text`; the
 solution from `solution_in_text` (forward) or the reverse variant with its sympy-printed expressions in x
 and the `solve_linear_equation_from_string` steps. `compact` is the same grammar with one-word names and
-symbolic sentences (docs/contracts.md §1 "Surfaces").
+symbolic sentences.
 
 Both surfaces consume the same random draws from the problem's RNG (distractor literals, letters, the
 shuffle), so a (seed, index) renders to the same problem in either surface and under any distractor cap.

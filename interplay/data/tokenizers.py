@@ -1,4 +1,5 @@
-"""Tokenizers for the synthetic task (paper A.3.2, official-code.md §3), built with HF `tokenizers`.
+"""Tokenizers for the synthetic task (paper App. A.3.2; the authors' `scripts/build_tokenizer.py`), built
+with HF `tokenizers`.
 
 * `bpe` — the paper's byte-level BPE: GPT-2 ByteLevel pre-tokenization (so a space-prefixed digit run is one
   pre-token, as in the authors' effective regex), trained on our corpus, vocab 2,200 including the ten special
@@ -31,7 +32,7 @@ SPECIAL_TOKENS = ["[UNK]", "[PAD]", "[BOS]", "[EOS]", "<question>", "</question>
                   "<answer>", "</answer>"]  # ids 0..9, official order
 TAG_TOKENS = SPECIAL_TOKENS[4:]
 INT_LIMIT = 1000  # " 0" .. " 999" are single tokens
-# Compact-surface words (docs/contracts.md §1); the optional leading space keeps decoding lossless.
+# Compact-surface words (interplay/data/render.py); the optional leading space keeps decoding lossless.
 WORD_RE = r"</?[a-z]+>|\[[A-Z]+\]|\w+|[^\w\s]"
 _WORD_PIECE_RE = rf" ?(?:{WORD_RE})|\s+"
 
@@ -150,15 +151,22 @@ def train_tokenizer(kind: str, texts: Iterable[str], vocab_size: int = 2200) -> 
     raise ValueError(f"unknown tokenizer kind {kind!r} (expected bpe | word)")
 
 
-def write_tokenizer(tok: PreTrainedTokenizerFast, directory: str | os.PathLike) -> None:
-    """`save_pretrained` into an existing directory (e.g. next to a model's config.json)."""
+def write_tokenizer(tok: PreTrainedTokenizerFast, directory: str | os.PathLike, *, beside_model: bool = False) -> None:
+    """`save_pretrained` into an existing directory, naming the class `PreTrainedTokenizerFast`.
+
+    `beside_model`: the directory is a qwen2 checkpoint (`interplay.checkpoint.save_checkpoint`); the config
+    then also gets the `auto_map` that makes transformers 5's `AutoTokenizer` load this tokenizer as it is
+    instead of forcing `Qwen2Tokenizer` (see interplay/checkpoint.py). A tokenizer-only directory needs no
+    override (AutoTokenizer honours `tokenizer_class` there) and must not carry one: without a model config,
+    an `auto_map` would make AutoTokenizer ask for remote code."""
     directory = Path(directory)
     tok.save_pretrained(directory)
-    # Name the class explicitly for tools that honour it. (transformers 5's AutoTokenizer still forces
-    # Qwen2Tokenizer on a qwen2 model directory; load with PreTrainedTokenizerFast or `load_tokenizer`.)
     cfg_path = directory / "tokenizer_config.json"
     cfg = json.loads(cfg_path.read_text())
     cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
+    cfg.pop("auto_map", None)  # a tokenizer loaded from a checkpoint carries it in its init kwargs
+    if beside_model:
+        cfg["auto_map"] = {"AutoTokenizer": [None, "PreTrainedTokenizerFast"]}
     cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
 
 
@@ -171,6 +179,8 @@ def save_tokenizer(tok: PreTrainedTokenizerFast, out_dir: str | os.PathLike) -> 
 
 
 def load_tokenizer(path: str | os.PathLike) -> PreTrainedTokenizerFast:
+    """Our tokenizer from a tokenizer directory or a checkpoint (tokenizer.json loaded as it is, never through
+    the model type's tokenizer class)."""
     path = Path(path)
     if not (path / "tokenizer.json").is_file():
         raise FileNotFoundError(f"no tokenizer.json in {path}")

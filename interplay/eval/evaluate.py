@@ -1,11 +1,12 @@
 """Evaluate a checkpoint: sample n completions per test problem, verify each, report process-verified pass@k.
 
-Every sample is scored twice (paper §6, official-code.md §7): answer-only (numeric equality of the final
-answer, as the official eval) and strict (VerifiedCorrect: every gold node right and the answer right),
-together with its ProcessAcc and error category (paper Fig. 8). pass@k uses the unbiased estimator for both.
+Every sample is scored twice (paper §6; the authors' `scripts/eval_checkpoints.py`): answer-only (numeric
+equality of the final answer, as the official eval) and strict (VerifiedCorrect: every gold node right and the
+answer right), together with its ProcessAcc and error category (paper Fig. 8). pass@k uses the unbiased
+estimator for both.
 Also reported: teacher-forced NLL of the gold solutions per op (Fig. 10) and the base-model ladder check.
 
-Outputs (docs/contracts.md §7), written as one directory atomically: `metrics.json`, `per_problem.csv`,
+Outputs, written as one directory atomically: `metrics.json`, `per_problem.csv`,
 `per_op.csv`, `passk.csv`, `samples.jsonl.gz` (the completions, so `rescore` never resamples).
 """
 
@@ -45,7 +46,7 @@ class EvalError(ValueError):
 
 @dataclass(frozen=True)
 class Ladder:
-    """Thresholds of the base-model ladder (DESIGN.md): ID pass@k_max ≈ 1, edge > 0, hard ≈ 0 (strict)."""
+    """Base-model ladder thresholds (paper App. A.3.4, Fig. 9): ID pass@k_max ≈ 1, edge > 0, hard ≈ 0 (strict)."""
 
     id_band: str = "id"
     edge_band: str = "edge"

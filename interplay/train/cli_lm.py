@@ -103,7 +103,7 @@ def _run(kind: str, config: Path, out: Optional[Path], resume: bool, dry_run: bo
 
 
 def register(train_app: typer.Typer) -> None:
-    config_arg = typer.Argument(..., help="resolved run-config YAML (schema: docs/contracts.md §3)")
+    config_arg = typer.Argument(..., help="resolved run-config YAML (schema: interplay.train.config.LMRunConfig)")
     out_opt = typer.Option(None, "--out", help="output directory (default: out_dir in the config)")
     resume_opt = typer.Option(False, "--resume", help="continue from out_dir/ckpt/last.ckpt if present")
     dry_opt = typer.Option(False, "--dry-run", help="print model size, steps, tokens/step and LR schedule; no training")

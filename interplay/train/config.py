@@ -1,6 +1,6 @@
 """Typed run config of one pre-/mid-training run (the resolved YAML a DVC stage passes to `run_lm`).
 
-Schema documented in docs/contracts.md §3. Unknown keys and wrong types fail at load time with the key named.
+Schema: `LMRunConfig` below. Unknown keys and wrong types fail at load time with the key named.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class LMRunConfig:
     seq_len: int = 256
     micro_batch_size: int = 16  # sequences per device per forward
     # packing: "concat" chops the document stream into windows; "docs" packs whole documents and pads the
-    # rest with [PAD] (like the authors' first-fit packing, official-code.md §5)
+    # rest with [PAD] (like the authors' first-fit packing, LLaMA-Factory/src/llamafactory/data/processor/pretrain.py)
     packing: str = "concat"
     # the authors let packed documents attend to each other; False gives a block-diagonal mask (position ids
     # restart after each EOS, which transformers turns into a per-document causal mask)
@@ -123,7 +123,7 @@ def warmup_steps(cfg: LMRunConfig) -> int:
     return math.ceil(cfg.warmup_ratio * total_steps(cfg))
 
 
-# The paper's two next-token runs (paper.md §3-4, official-code.md §5 and §10), for `--dry-run` and as the
+# The paper's two next-token runs (paper App. A.3.3, §5, A.10; docs/decisions.md D12), for `--dry-run` and as the
 # `paper` profile's values. Pre-training LR: the paper text says 2e-4, the authors' yaml for this very mix
 # (commit c49c55d) says 1e-4. We take 1e-4: the config is what produced the released checkpoints, and it equals
 # the mid-training LR the paper states, so mid-training continues at the LR it was pre-trained with.

@@ -1,4 +1,5 @@
-"""GRPO as a Lightning module with manual optimization (the verl recipe the authors used, official-code.md §6).
+"""GRPO as a Lightning module with manual optimization (the verl recipe the authors used: their
+repository's `verl/`, paper App. A.3.3).
 
 One training_step = one rollout step: B prompts (this rank's share; all G samples of a prompt stay on one
 rank, so group statistics need no communication), G samples each from the shared sampler at T, rewards,

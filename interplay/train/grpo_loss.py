@@ -1,4 +1,5 @@
-"""GRPO numerics, matching the authors' verl 0.5 settings (official-code.md §6.1, ecosystem.md §A2).
+"""GRPO numerics, matching the authors' verl 0.5 fork (their repository's `verl/trainer/ppo/core_algos.py` and
+`verl/trainer/config/physics_rl_bs4_op13-14.yaml`; paper App. A.3.3).
 
 Every function is a pure tensor function; the defaults are the paper/verl values. Shapes: N samples,
 T response tokens; `mask` is True on response tokens that count (prompt and post-EOS tokens are False).
@@ -30,27 +31,31 @@ def group_advantages(rewards: torch.Tensor, index: torch.Tensor, *, norm_by_std:
                      eps: float = 1e-6) -> tuple[torch.Tensor, float]:
     """verl `compute_grpo_outcome_advantage`: A = (r - mean_g) / (std_g + eps), std unbiased.
 
+    Each group's mean and std are `torch.mean` / `torch.std` of its rewards, exactly as verl computes them.
     A group of size 1 gets mean 0, std 1 (verl), so A = r / (1 + eps). A group whose rewards are all equal
-    carries no signal: its advantage is set to exactly 0 (float mean may differ from r by an ulp, which
-    /eps would blow up). Returns (advantages [N], fraction of groups with zero std).
+    (max == min) carries no signal: its advantage is exactly 0 for any reward value (verl departs here: its
+    float mean can be an ulp off r, so std is a few ulps, not 0, and A = ulp / (std + eps) reaches ~0.06). Returns
+    (advantages [N], fraction of groups of size > 1 whose rewards are all equal).
     """
     rewards = rewards.float()
     _, inv, counts = torch.unique(index, return_inverse=True, return_counts=True)
-    g = counts.numel()
-    sums = torch.zeros(g, dtype=rewards.dtype).index_add_(0, inv, rewards)
-    mean = sums / counts
-    sq = torch.zeros(g, dtype=rewards.dtype).index_add_(0, inv, (rewards - mean[inv]) ** 2)
-    std = torch.sqrt(sq / (counts - 1).clamp(min=1))
-    single = counts == 1
-    mean = torch.where(single, torch.zeros_like(mean), mean)
-    std = torch.where(single, torch.ones_like(std), std)
-    zero_std = (~single) & (std == 0)
-    adv = rewards - mean[inv]
-    if norm_by_std:
-        adv = adv / (std[inv] + eps)
-    adv = torch.where(zero_std[inv], torch.zeros_like(adv), adv)
-    frac_zero = zero_std.float().sum().item() / max(int((~single).sum()), 1)
-    return adv, frac_zero
+    order = torch.argsort(inv, stable=True)
+    sizes = counts.tolist()
+    adv_sorted = torch.zeros_like(rewards)
+    n_multi = n_const = 0
+    for r, out in zip(rewards[order].split(sizes), adv_sorted.split(sizes)):
+        if r.numel() == 1:
+            out.copy_(r / (1.0 + eps) if norm_by_std else r)
+            continue
+        n_multi += 1
+        if r.max() == r.min():
+            n_const += 1
+            continue
+        a = r - r.mean()
+        out.copy_(a / (r.std() + eps) if norm_by_std else a)
+    adv = torch.empty_like(rewards)
+    adv[order] = adv_sorted
+    return adv, n_const / max(n_multi, 1)
 
 
 def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """`run_lm(cfg, out_dir, resume)`: one pre- or mid-training run from a resolved run config.
 
-Writes (docs/contracts.md §3): `out_dir/model/` (HF `save_pretrained` + tokenizer), `out_dir/metrics.json`,
+Writes: `out_dir/model/` (HF `save_pretrained` + tokenizer), `out_dir/metrics.json`,
 `out_dir/curve.csv` (step, tokens, loss, lr), `out_dir/ckpt/last.ckpt` (Lightning, for `--resume`) and
 `out_dir/logs/run/` (CSVLogger, fixed version so DVC paths are stable).
 
@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from interplay.compute import train_flops
-from interplay.io import atomic_dir, atomic_path, write_json
+from interplay.io import atomic_path, write_json
 from interplay.train.config import (LMRunConfig, grad_accumulation, load_config, resolve_accelerator, total_steps,
                                     warmup_steps)
 
@@ -180,11 +180,9 @@ def run_lm(cfg: dict | str | Path | LMRunConfig, out_dir: str | os.PathLike, res
 
     total, non_emb = param_counts(model)
     tokens = steps * cfg.tokens_per_step
-    from interplay.data.tokenizers import write_tokenizer
+    from interplay.checkpoint import save_checkpoint
 
-    with atomic_dir(out / "model") as tmp:
-        model.save_pretrained(tmp)
-        write_tokenizer(tok, tmp)
+    save_checkpoint(model, tok, out / "model")
     with atomic_path(out / "curve.csv") as tmp:
         with open(tmp, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=["step", "tokens", "loss", "lr"])

@@ -15,7 +15,7 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import OmegaConf
 
-from interplay.io import atomic_dir, read_json, write_json
+from interplay.io import read_json, write_json
 from interplay.train.grpo import GRPOModule, PromptMixture, write_rewards_csv
 from interplay.train.rl_config import load_rl_config, sources
 
@@ -49,11 +49,9 @@ class RLOutputs(pl.Callback):
             return
         c, rows, out = module.cfg, module.rows, self.out
         write_rewards_csv(out / "rewards.csv", rows)
-        from interplay.data.tokenizers import write_tokenizer
+        from interplay.checkpoint import save_checkpoint
 
-        with atomic_dir(out / "model") as tmp:
-            module.policy.save_pretrained(tmp)
-            write_tokenizer(module.tokenizer, tmp)
+        save_checkpoint(module.policy, module.tokenizer, out / "model")
         tail = rows[-10:]
 
         def mean(key):

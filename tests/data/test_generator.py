@@ -1,5 +1,5 @@
 """Generator and renderer: exact op counts, value rules, graph well-formedness, determinism, and the
-official text format (checked against the official generator's real outputs, official-code.md §1.6)."""
+official text format (checked against real outputs of the authors' generator, gsm_infinite/.../realistic/)."""
 
 from __future__ import annotations
 
@@ -202,7 +202,7 @@ def test_training_and_prompt_text():
     assert t.endswith(f"</solution> <answer> {p.answer} </answer>")
     assert "Answer:" not in t
     assert t.startswith(prompt_text(p.problem, p.question) + " Define")
-    # official compose_text example (official-code.md §2)
+    # official compose_text example (the authors' utils/text_preprocess.py)
     ex = training_text(OFFICIAL_OP2["problem"], OFFICIAL_OP2["question"], OFFICIAL_OP2["solution"])
     assert ex == ("<question> The number of adult owl in Jefferson Circus equals 2. The number of adult owl in Hamilton "
                   "Farm equals the number of adult owl in Jefferson Circus. The number of adult eagle in Hamilton Farm "

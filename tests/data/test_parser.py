@@ -1,4 +1,4 @@
-"""Parser: the official examples (official-code.md §1.6) parse to the exact graphs, in both surfaces and modes;
+"""Parser: outputs of the authors' generator parse to the exact graphs, in both surfaces and modes;
 the linear DEFINE_RE equivalent and the compat evaluator agree with the official regex / Python eval."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from interplay.data.parser import DEFINE_RE, MODES, _define_matches, _PyExpr, parse_solution
 from interplay.data.types import Graph, Node
 
-# --- official generator output (official-code.md §1.6) ------------------------------------------------
+# --- official generator output (the authors' gsm_infinite/gsm-infinite/data/realistic/) -------------------
 OP2 = ("Define adult owl in Jefferson Circus as g; so g = 2. Define total number of adult animals in Jefferson "
        "Circus as O; so O = g = 2. Answer: 2.")
 OP5 = ("Define adult racoon in Maple Creek as w; so w = 3. Define adult wolf in Maple Creek as s; S = w = 3; so "
@@ -62,7 +62,7 @@ GOLD = {
                       f"public highschool in {C}", f"regional medical school in {C}"), 48))),
 }
 
-# --- the same problems in the compact surface (docs/contracts.md §1) -----------------------------------
+# --- the same problems in the compact surface (interplay/data/render.py) --------------------------------
 COMPACT = {
     "op2": ("Define owl Jefferson as g; so g = 2. Define total Jefferson as O; so O = g = 2. Answer: 2.",
             {"adult owl in Jefferson Circus": "owl Jefferson",
@@ -116,7 +116,7 @@ def test_completion_form_matches_full_solution(key):
 
 
 def test_official_compat_matches_the_official_parser_on_examples():
-    """Values and dependencies as the official SolutionParser gives them (official-code.md §7.2)."""
+    """Values and dependencies as the official SolutionParser gives them (utils/solution_dependency_graph.py)."""
     for key in ("op2", "op5", "op6"):  # forward: identical to paper
         assert parse_solution(GOLD[key][0], "official_compat").graph == GOLD[key][1]
     g = parse_solution(REV8, "official_compat").graph.by_name()

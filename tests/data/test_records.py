@@ -63,7 +63,7 @@ def test_content_id_canonical():
     assert len(a) == 16 and int(a, 16) >= 0
 
 
-OFFICIAL_ROW = {  # official-code.md §1.6 (forward, zoo, op 5) in the official dataset schema
+OFFICIAL_ROW = {  # an official generator output (forward, zoo, op 5) in the official dataset schema
     "problem": "The number of adult racoon in Maple Creek equals 3. The number of adult wolf in Maple Creek equals 3 "
                "times the number of adult racoon in Maple Creek. ",
     "question": "What is the total number of adult animals in Maple Creek?",

@@ -1,6 +1,6 @@
 """Process verification (paper §A.4): gold solutions verify, mutations give the right category and the exact
 ProcessAcc, letter renames are harmless in `paper` mode and hit the official reverse-mode artifact in
-`official_compat`. The property tests use data-gen's generator (docs/contracts.md §1)."""
+`official_compat`. The property tests use interplay's generator."""
 
 from __future__ import annotations
 
@@ -153,7 +153,8 @@ REV_ART = ("The question is difficult, so we use equations to solve it. Define e
 
 def test_official_compat_reproduces_the_reverse_mode_letter_artifact():
     """Renaming z -> S: "Simplifying"/"Solution" now contain the letter of a non-parent of L, so the official
-    parser adds it to L's dependencies and judges a correct solution not perfect (official-code.md §7.2)."""
+    parser (utils/solution_dependency_graph.py) adds it to L's dependencies and judges a correct solution not
+    perfect."""
     gold = record(REV_ART)
     renamed = REV_ART.replace("as z;", "as S;").replace("so z =", "so S =").replace("2 + z", "2 + S")
     assert verify(REV_ART, gold, "official_compat").verified

@@ -90,7 +90,7 @@ def test_unknown_mode_exits_2(tmp_path):
 
 
 def test_generated_file_verifies(tmp_path):
-    """End to end with data-gen's generator and writer (docs/contracts.md §1)."""
+    """End to end with interplay's generator and writer."""
     import interplay.data.generator as gen
     from interplay.data.records import write_jsonl
 

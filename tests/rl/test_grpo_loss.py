@@ -40,6 +40,57 @@ def test_groups_by_index_not_position():
     assert adv[1] == 0 and adv[3] == 0 and adv[0] > 0 > adv[2] and frac == 0.5
 
 
+def verl_grpo_advantage(scores, index, epsilon=1e-6, norm_adv_by_std_in_grpo=True):
+    """verl 0.5 `compute_grpo_outcome_advantage` on per-sample scores (its loop, transcribed)."""
+    scores = scores.clone()
+    id2score = {}
+    for i in range(scores.shape[0]):
+        id2score.setdefault(int(index[i]), []).append(scores[i])
+    id2mean, id2std = {}, {}
+    for idx, vals in id2score.items():
+        if len(vals) == 1:
+            id2mean[idx], id2std[idx] = torch.tensor(0.0), torch.tensor(1.0)
+        else:
+            t = torch.stack(vals)
+            id2mean[idx], id2std[idx] = torch.mean(t), torch.std(t)
+    for i in range(scores.shape[0]):
+        k = int(index[i])
+        if norm_adv_by_std_in_grpo:
+            scores[i] = (scores[i] - id2mean[k]) / (id2std[k] + epsilon)
+        else:
+            scores[i] = scores[i] - id2mean[k]
+    return scores
+
+
+@pytest.mark.parametrize("norm_by_std", [True, False])
+@pytest.mark.parametrize("group", [1, 2, 6, 16, 64])
+def test_bit_equal_to_verl_on_non_constant_groups(group, norm_by_std):
+    gen = torch.Generator().manual_seed(group)
+    n_groups = 7
+    levels = torch.tensor([0.0, 0.2, 0.28, 0.52, 0.9, 1.0])  # mix/gated-style reward values
+    r = levels[torch.randint(0, len(levels), (n_groups * group,), generator=gen)]
+    r[::group] = torch.rand(n_groups, generator=gen)
+    if group > 1:
+        r[1::group] = r[::group] + 0.5  # every group of size > 1 is non-constant
+    perm = torch.randperm(n_groups * group, generator=gen)  # groups interleaved, ids not in order
+    r, idx = r[perm], (torch.arange(n_groups).repeat_interleave(group) * 10 + 3)[perm]
+    adv, frac = group_advantages(r, idx, norm_by_std=norm_by_std)
+    assert torch.equal(adv, verl_grpo_advantage(r, idx, norm_adv_by_std_in_grpo=norm_by_std))
+    assert frac == 0.0
+
+
+def test_constant_group_is_exactly_zero_for_any_reward():
+    adv, frac = group_advantages(torch.full((3,), 0.9), torch.zeros(3, dtype=torch.long))
+    assert torch.equal(adv, torch.zeros(3)) and frac == 1.0
+    assert verl_grpo_advantage(torch.full((3,), 0.9), torch.zeros(3)).abs().min() > 0.05  # what verl gives
+    for v in torch.linspace(0, 1, 101):  # every value, G = 6 and 16, with and without std
+        for g in (6, 16):
+            for norm in (True, False):
+                adv, frac = group_advantages(torch.full((g,), float(v)), torch.zeros(g, dtype=torch.long),
+                                             norm_by_std=norm)
+                assert torch.equal(adv, torch.zeros(g)) and frac == 1.0
+
+
 def test_clipped_surrogate_hand_values():
     ratio = torch.tensor([[1.5, 1.5, 0.5, 0.5, 4.0]])
     adv = torch.tensor([[1.0, -1.0, 1.0, -1.0, -1.0]])

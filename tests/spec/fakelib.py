@@ -1,4 +1,4 @@
-"""Tiny stand-ins for the library entry points of docs/contracts.md, installed only into a *temporary copy* of the
+"""Tiny stand-ins for the library entry points that stages/ call, installed only into a *temporary copy* of the
 repository so the DVC wiring and the stage glue can be tested end to end in seconds, independent of the real
 (slow) training code. They honour the contracted signatures and output layouts, nothing more.
 """

@@ -73,13 +73,11 @@ def test_lr_schedule_hand_computed(data, base):
 
 
 def test_hf_directory_reloads_and_generates(base):
-    from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    # transformers 5's AutoTokenizer forces Qwen2Tokenizer (its own pre-tokenizer) on any qwen2 directory
-    # (qwen2 is in MODELS_WITH_INCORRECT_HUB_TOKENIZER_CLASS), so plain PreTrainedTokenizerFast is the
-    # package-free way to load our tokenizer.json.
+    # plain transformers calls (interplay.checkpoint: AutoTokenizer gets our tokenizer, not Qwen2Tokenizer)
     d = base[0] / "model"
-    model, tok = AutoModelForCausalLM.from_pretrained(str(d)), PreTrainedTokenizerFast.from_pretrained(str(d))
+    model, tok = AutoModelForCausalLM.from_pretrained(str(d)), AutoTokenizer.from_pretrained(str(d))
     assert model.config.model_type == "qwen2" and model.config.vocab_size == len(tok)
     assert model.config.tie_word_embeddings and model.config.eos_token_id == 3
     from interplay.data.tokenizers import load_tokenizer
