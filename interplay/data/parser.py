@@ -9,7 +9,9 @@ Two modes:
   letter or an intermediate of the same step (whose parents are inherited); constants are not nodes.
   Its value is the last computable arithmetic expression of its last assignment (else its last literal),
   carried as ``a*x + b`` so reverse-mode values become numbers once ``x`` is solved (the last
-  ``x = ... = <number>`` assignment). Text after ``We know`` is the solve, not a step.
+  ``x = ... = <number>`` assignment). The unknown is ``x`` or, in a solution that names it otherwise, the
+  first step that no assignment or literal gives a value ("Define ... as q; we don't know its value yet").
+  Text after ``We know`` is the solve, not a step. Juxtaposed numbers ("3 4") are not a product.
 * ``official_compat``: the official parser exactly, including its artifacts: every single ASCII letter in
   an assignment's right-hand side that names a known variable is a dependency (letters inside English words
   of the reverse-mode solve text too), unevaluable expressions fall back to their last literal.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from fractions import Fraction
 
 from interplay.data.types import Graph, Node
@@ -58,7 +61,7 @@ P_LITERAL_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 P_TOKEN_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?|[A-Za-z]+|\S")
 P_LETTER_RE = re.compile(r"\s*([A-Za-z])\s*")
 P_AXB_RE = re.compile(r"\s*(?:([0-9]+)\s*\*\s*)?x\s*(?:([-+])\s*([0-9]+)\s*)?")
-P_X_ASSIGN_RE = re.compile(r"(?<![A-Za-z0-9_])x\s*=\s*((?:[^.;]|(?<=\d)\.(?=\d))+)")
+P_X_ASSIGN = r"(?<![A-Za-z0-9_]){}\s*=\s*((?:[^.;]|(?<=\d)\.(?=\d))+)"  # `<unknown> = ...`
 P_NUMBER_FULL_RE = re.compile(r"\s*([-+]?[0-9]+(?:\.[0-9]+)?)\s*")
 P_ANSWER_NUM_RE = re.compile(r"([-+]?[0-9]+(?:\.[0-9]+)?)(?:\s*/\s*([0-9]+))?")
 P_ANSWER_COLON_RE = re.compile(r"Answer:\s*([-+]?[0-9]+(?:\.[0-9]+)?(?:\s*/\s*[0-9]+)?)")
@@ -228,8 +231,8 @@ class _Eval:
             t = self.peek()
             if t in ("*", "/"):
                 self.i += 1
-            elif t is not None and (t == "(" or t[0].isalnum()):
-                t = "*"  # implicit product: "2x", "2(x + 1)", "(2)(3)"
+            elif t is not None and (t == "(" or t[0].isalpha()):
+                t = "*"  # implicit product: "2x", "2(x + 1)", "(2)(3)"; never two numbers ("3 4")
             else:
                 break
             w = self.unary()
@@ -314,10 +317,15 @@ def _assignment_value(segs: list[str], rhs: str, env) -> tuple | None:
     return None
 
 
-def _solve_x(text: str) -> Fraction | int | None:
-    """Value of x: the last `x = ... = <number>` / `x = <number>` assignment in the text."""
+@lru_cache(maxsize=64)
+def _x_assign_re(letter: str) -> re.Pattern:
+    return re.compile(P_X_ASSIGN.format(re.escape(letter)))
+
+
+def _solve_x(text: str, letter: str = "x") -> Fraction | int | None:
+    """Value of the unknown: the last `x = ... = <number>` / `x = <number>` assignment in the text."""
     x = None
-    for m in P_X_ASSIGN_RE.finditer(text):
+    for m in _x_assign_re(letter).finditer(text):
         k = m.start() - 1
         while k >= 0 and text[k].isspace():
             k -= 1
@@ -376,6 +384,7 @@ def _parse_paper(text: str) -> ParseResult:
     main_name: dict[str, str] = {}  # letter -> name of that step
     parsed = []
     x_step = None
+    unknown = None  # the letter of the unknown
     for name, letter, raw in steps:
         k = raw.find("We know")
         if k >= 0:
@@ -424,7 +433,10 @@ def _parse_paper(text: str) -> ParseResult:
                 if lits and len(lits[-1]) <= 100:
                     s = lits[-1]
                     value = _lin(0, int(s) if s.isdigit() else Fraction(s))
-        if letter == "x" and x_step is None:
+        if unknown is None and (value is None or (letter == "x" and value == _X)):
+            unknown, value = letter, _X  # the first step with no value is the unknown, whatever its letter
+            x_step = name
+        elif letter == "x" and x_step is None:
             x_step = name
         main_val[letter] = value
         main_name[letter] = name
@@ -432,7 +444,7 @@ def _parse_paper(text: str) -> ParseResult:
 
     # reverse mode (some value depends on x): x is solved from the text and its step is the query
     reverse = any(s[3] is not None and s[3][0] for s in parsed)
-    x = _solve_x(body) if reverse else None
+    x = _solve_x(body, unknown or "x") if reverse else None
     unsolved = 0
     for step in parsed:
         v = step[3]
