@@ -65,6 +65,8 @@ P_X_ASSIGN = r"(?<![A-Za-z0-9_]){}\s*=\s*((?:[^.;]|(?<=\d)\.(?=\d))+)"  # `<unkn
 P_NUMBER_FULL_RE = re.compile(r"\s*([-+]?[0-9]+(?:\.[0-9]+)?)\s*")
 P_ANSWER_NUM_RE = re.compile(r"([-+]?[0-9]+(?:\.[0-9]+)?)(?:\s*/\s*([0-9]+))?")
 P_ANSWER_COLON_RE = re.compile(r"Answer:\s*([-+]?[0-9]+(?:\.[0-9]+)?(?:\s*/\s*[0-9]+)?)")
+P_LAST_ANSWER_COLON_RE = re.compile(r".*(" + P_ANSWER_COLON_RE.pattern + ")", re.DOTALL)  # greedy: the last one
+P_DIGIT_RE = re.compile(r"[0-9]")  # a one-character class: scanned in C, unlike a pattern with an optional sign
 _OPS = frozenset("+-*/()")
 _MAX_EXPR = 400  # longer "expressions" are not arithmetic (bounds Fraction work and recursion)
 
@@ -97,11 +99,14 @@ def _define_matches(text: str) -> list[tuple[int, int, str, str]]:
     ``<ws>X;``; the lazy name is the shortest one, i.e. the tail starts at the first as-word (after the name
     start) whose run is such a valid run. Each run is scanned once, so the whole scan is O(n log n).
     """
+    first = _DEF_HEAD_RE.search(text)
+    if first is None:  # no step at all: skip the as-word scan (the slow part on long text)
+        return []
     n = len(text)
     valid_words: list[int] = []  # start of as-words whose run ends in "<ws>X;" beyond the word
     word_end: dict[int, int] = {}  # as-word start -> ';' index of its run
     e, run_ok = -1, False
-    for m in _AS_WORD_RE.finditer(text):
+    for m in _AS_WORD_RE.finditer(text, first.end()):  # only as-words after a head can end a match
         w = m.start()
         if w >= e:  # first as-word of a new letters/whitespace run: find where the run ends, once
             e = _LW_RUN_RE.match(text, w).end()
@@ -112,7 +117,7 @@ def _define_matches(text: str) -> list[tuple[int, int, str, str]]:
             word_end[w] = e
     out = []
     pos = 0
-    for h in _DEF_HEAD_RE.finditer(text):
+    for h in _DEF_HEAD_RE.finditer(text, first.start()):
         s = h.start()
         if s < pos:
             continue
@@ -339,17 +344,24 @@ def _solve_x(text: str, letter: str = "x") -> Fraction | int | None:
 
 
 def _paper_answer(text: str):
-    """First number inside <answer> ... </answer> (or to the end), else right after the last 'Answer:'."""
+    """First number inside <answer> ... </answer> (or to the end), else right after the last 'Answer:'.
+
+    Linear: the first number is found from the first digit (P_ANSWER_NUM_RE.search would try every position),
+    the last 'Answer:' by one backward scan.
+    """
     i = text.find("<answer>")
     if i >= 0:
         j = text.find("</answer>", i)
-        m = P_ANSWER_NUM_RE.search(text, i + 8, j if j >= 0 else len(text))
-        if m is not None:
+        end = j if j >= 0 else len(text)
+        d = P_DIGIT_RE.search(text, i + 8, end)
+        if d is not None:
+            k = d.start()
+            if k > i + 8 and text[k - 1] in "+-":
+                k -= 1  # the leftmost match starts at the sign
+            m = P_ANSWER_NUM_RE.match(text, k, end)
             return _answer_number(m.group(0))
-    last = None
-    for last in P_ANSWER_COLON_RE.finditer(text):
-        pass
-    return _answer_number(last.group(1)) if last is not None else None
+    last = P_LAST_ANSWER_COLON_RE.match(text)
+    return _answer_number(last.group(2)) if last is not None else None
 
 
 def _answer_number(s: str):
