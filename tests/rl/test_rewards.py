@@ -171,3 +171,24 @@ def test_rewards_are_linear_in_the_completion_length():
             big = unit * (100_000 // len(unit))
             t_small, t_big = _cpu_ms(lambda: reward(name, small, gold)), _cpu_ms(lambda: reward(name, big, gold))
             assert t_big < 8 * max(t_small, 0.2), (label, name, t_small, t_big)
+
+
+# ---- the answer-only evaluation metric: the authors' exact match (issue 9 item 6) -------------------------------
+def test_answer_only_metric_is_the_authors_exact_match():
+    from interplay.eval.evaluate import answer_exact_match
+
+    rec = {"solution": "Define a as b; so b = 1000. Answer: 1000.", "answer": 1000}
+    assert answer_exact_match(" Define a as b; so b = 1000. </solution> <answer> 1000 </answer>", rec)
+    assert answer_exact_match("<answer> 1,000 </answer>", rec)  # thousands separators dropped
+    assert answer_exact_match("<answer> 1000.0 </answer>", rec)  # numeric, tolerance 1e-8
+    assert answer_exact_match("<answer> 2000/2 </answer>", rec)  # fractions
+    assert not answer_exact_match("so b = 1000. Answer: 1000", rec)  # no `Answer:` fallback in their eval
+    assert not answer_exact_match("<answer> 1000 2 </answer>", rec)  # the whole content, not its first number
+    assert answer_exact_match("<answer> 3 <answer> 1000", rec)  # two unclosed tags: the last one
+    assert not answer_exact_match("<answer> 1000 <answer> 3", rec)
+    assert answer_exact_match("<answer> 1000 </answer> <answer> 7 </answer>", rec)  # sampling stops at </answer>
+    assert not answer_exact_match("<answer> 7 </answer> <answer> 1000 </answer>", rec)
+    assert answer_exact_match("<answer> 1000\\n", rec) is False  # the literal backslash stays in the text
+    assert answer_exact_match("<answer> 1000\nmore", rec)  # up to the newline
+    assert not answer_exact_match("", rec) and not answer_exact_match("<answer> </answer>", rec)
+    assert answer_exact_match("<answer> x </answer>", {"answer": "x"})  # non-numeric: string equality
