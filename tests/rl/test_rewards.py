@@ -192,3 +192,40 @@ def test_answer_only_metric_is_the_authors_exact_match():
     assert answer_exact_match("<answer> 1000\nmore", rec)  # up to the newline
     assert not answer_exact_match("", rec) and not answer_exact_match("<answer> </answer>", rec)
     assert answer_exact_match("<answer> x </answer>", {"answer": "x"})  # non-numeric: string equality
+
+
+# ---- which verifier each arm uses: named by the spec, the authors' for `gated` (issue 9 item 7) ----------------
+def test_gated_defaults_to_the_authors_verifier_and_specs_name_it(tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    from interplay.spec.resolve import resolve
+    from interplay.spec.schema import SpecError
+    from interplay.train.rewards import resolve_verify_mode
+    from interplay.train.rl_config import load_rl_config
+
+    assert resolve_verify_mode("gated") == "official_compat"
+    assert [resolve_verify_mode(n) for n in ("outcome", "mix", "strict")] == ["paper"] * 3
+    assert resolve_verify_mode("gated", "paper") == "paper"
+    with pytest.raises(ValueError, match="verify_mode"):
+        resolve_verify_mode("gated", "lenient")
+
+    root = Path(__file__).resolve().parents[2]
+    shutil.copytree(root / "specs", tmp_path / "specs")
+    shutil.copy(root / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "specs/reward.yaml"
+    text = spec.read_text()
+    spec.write_text(text.replace("reward: {name: strict}", "reward: {name: gated, alpha: 0.2}", 1))
+    runs = resolve("ci").runs
+    rl = {n: r.config["rl"]["reward"] for n, r in runs.items() if r.kind == "rl"}
+    assert rl["rl_edge_strict"]["verify_mode"] == "official_compat"  # now a gated arm: the authors' verifier
+    assert rl["rl_edge_mix05"]["verify_mode"] == "paper"
+    for n, r in runs.items():
+        if r.kind == "rl":
+            assert load_rl_config(r.config["rl"]).reward.verify_mode == rl[n]["verify_mode"]
+    spec.write_text(text.replace("reward: {name: strict}", "reward: {name: gated, verify_mode: paper}", 1))
+    assert resolve("ci").runs["rl_edge_strict"].config["rl"]["reward"]["verify_mode"] == "paper"
+    spec.write_text(text.replace("reward: {name: strict}", "reward: {name: gated, verify_mode: loose}", 1))
+    with pytest.raises(SpecError, match=r"specs/reward.yaml: .*rl.rl_edge_strict.reward.verify_mode"):
+        resolve("ci")
