@@ -60,7 +60,7 @@ OP_SCHEDULE = ((30, (20, 19)), (25, (16, 17, 18)), (20, (12, 13, 14, 15)), (15, 
                (6, (5, 6)), (4, (4,)), (3, (3,)), (3, (2,)))
 _S_OF_OP = {op: (op_max + 1) // 2 for op_max, ops in OP_SCHEDULE for op in ops}
 
-_MAX_ATTEMPTS = 500_000  # whole-sample draws before giving up (op 20 needs ~40 on average, op 40 ~2,000)
+_MAX_ATTEMPTS = 500_000  # whole-sample draws before giving up (op 12 needs ~14 on average)
 RNG = -1  # the literal-constant pseudo node
 
 
@@ -224,34 +224,35 @@ def _may_succeed(total_op: int, n_tot: int, n_inst: int, s: int, target: int) ->
 def _stage_a(rng: random.Random, s: int, reverse: bool, ctx: Context, target: int,
              shortcut: bool = True) -> _Core:
     """Sizes, structure, nece1 and nece2. `shortcut=False` skips the exact early exit (tests use it)."""
-    n = max(_rint(rng, 1, s), _rint(rng, 1, s))
-    m = _rint(rng, n, s)
+    rnd = rng.random
+    n = max(1 + int(rnd() * s), 1 + int(rnd() * s))
+    m = n + int(rnd() * (s - n + 1))
     cdf = _CDF_CACHE.get(s) or _CDF_CACHE.setdefault(s, _width_cdf(s))
     t0, t1 = _categorical(rng, cdf) + 1, _categorical(rng, cdf) + 1
     if s <= 5:  # official clamps: forward (d == 2) up to 2, reverse down to 3
         t0, t1 = (min(t0, 3), min(t1, 3)) if reverse else (max(t0, 2), max(t1, 2))
     w0, w1 = min(t0, t1), max(t0, t1)
-    e = min(_rint(rng, w0, IP_MAX), _rint(rng, w0, IP_MAX), w1 * w1)
+    span = IP_MAX - w0 + 1
+    e = min(w0 + int(rnd() * span), w0 + int(rnd() * span), w1 * w1)
 
     # drawStructure: grow the layer sizes from (w0, w0) towards (w1, w1)
-    lay = [w0, w0]
-    p = rng.random()
-    while not (lay[0] == w1 and lay[1] == w1):
-        if lay[0] * lay[1] < e or (lay[1] != e and rng.random() < p):
-            if lay[0] < w1 and lay[1] < w1:
-                lay[_ri(rng, 2)] += 1
+    l0 = l1 = w0
+    p = rnd()
+    while not (l0 == w1 and l1 == w1):
+        if l0 * l1 < e or (l1 != e and rnd() < p):
+            if l0 < w1 and (l1 == w1 or rnd() < 0.5):
+                l0 += 1
             else:
-                lay[0 if lay[0] < w1 else 1] += 1
+                l1 += 1
         else:
             break
-    l0, l1 = lay
     adj: list[list[int]] = [[] for _ in range(l0)]
     for j in range(l1):  # construct_first: each item type gets one random place
-        adj[_ri(rng, l0)].append(j)
+        adj[int(rnd() * l0)].append(j)
     edges = l1
     free = [i for i in range(l0) if not adj[i]]
     while edges < e and free:  # construct_second: random place-item edges, unconnected places first
-        adj[free.pop(_ri(rng, len(free)))].append(_ri(rng, l1))
+        adj[free.pop(int(rnd() * len(free)))].append(int(rnd() * l1))
         edges += 1
     if free:  # official asserts every place is connected
         raise _Retry
@@ -259,59 +260,55 @@ def _stage_a(rng: random.Random, s: int, reverse: bool, ctx: Context, target: in
         non = [(i, j) for i in range(l0) for j in range(l1) if j not in adj[i]]
         nn = len(non)
         for k in range(e - edges):  # partial Fisher-Yates
-            r = k + int(rng.random() * (nn - k))
+            r = k + int(rnd() * (nn - k))
             non[k], non[r] = non[r], non[k]
             adj[non[k][0]].append(non[k][1])
 
-    # parameters: totals 0..l0-1, then one instance parameter per structure edge. Names are drawn after
-    # acceptance (_draw_names): they take no part in any check, so the law is the same.
-    is_total = [True] * l0
+    # drawNecessary1, counts first: add totals (places) while op <= n, stopping at the first one that does
+    # not fit, then loose instance parameters up to m. The early exit needs only these counts, so the
+    # parameters themselves (and the names, drawn after acceptance) are built only for draws that pass it;
+    # those draws are independent of the counts, so the law is the same.
+    totals_left = list(range(l0))
+    g_tot: list[int] = []
+    op = 0
+    while totals_left:
+        t = totals_left.pop(int(rnd() * len(totals_left)))
+        if op + len(adj[t]) > n:
+            break
+        g_tot.append(t)
+        op += len(adj[t])
+    n_loose = min(max(m - op - 1, 0), e - op)
+    if not g_tot and not n_loose:
+        raise _Retry
+    if shortcut and not _may_succeed(op, len(g_tot), op + n_loose, s, target):  # before the costly nece2
+        raise _Retry
+
+    # parameters: totals 0..l0-1, then one instance parameter per structure edge, place-major
+    is_total = [True] * l0 + [False] * e
     place_of, item_of = list(range(l0)), [-1] * l0
     parents: list[list[int]] = []
-    all_inst: list[int] = []
     v = l0
     for pi in range(l0):
         kids = adj[pi]
         k = len(kids)
         for i in range(k - 1, 0, -1):  # shuffle: official iterates a Python set of nodes (arbitrary order)
-            j = int(rng.random() * (i + 1))
+            j = int(rnd() * (i + 1))
             kids[i], kids[j] = kids[j], kids[i]
-        ids = list(range(v, v + k))
+        parents.append(list(range(v, v + k)))
         v += k
         place_of += [pi] * k
         item_of += kids
-        parents.append(ids)
-        all_inst += ids
-    is_total += [False] * len(all_inst)
+    all_inst = list(range(l0, l0 + e))
     parents += [[] for _ in all_inst]
-    has_rng = [False] * len(is_total)
-
-    # drawNecessary1: add totals while op <= n (stops at the first one that does not fit), then loose
-    # instance parameters up to m
-    totals_left = list(range(l0))
-    g_tot: list[int] = []
-    g_inst: list[int] = []
-    op = 0
-    while totals_left:
-        t = totals_left.pop(_ri(rng, len(totals_left)))
-        if op + len(parents[t]) > n:
-            break
-        g_tot.append(t)
-        g_inst.extend(parents[t])
-        op += len(parents[t])
+    has_rng = [False] * (l0 + e)
+    g_inst = [c for t in g_tot for c in parents[t]]
     in_g = set(g_inst)
-    if m - op > 1:
+    if n_loose:
         left = [v for v in all_inst if v not in in_g]
-        for _ in range(1, m - op):
-            if not left:
-                break
-            v = left.pop(_ri(rng, len(left)))
+        for _ in range(n_loose):
+            v = left.pop(int(rnd() * len(left)))
             g_inst.append(v)
             in_g.add(v)
-    if not g_tot and not g_inst:
-        raise _Retry
-    if shortcut and not _may_succeed(op, len(g_tot), len(g_inst), s, target):  # before the costly nece2
-        raise _Retry
 
     # drawNecessary2: topological order, back to front
     nodes = g_tot + g_inst
