@@ -1,6 +1,6 @@
 """GRPO rewards (paper §6 / §8, official `verl/dataset.py::compute_score` and `verl/reward_fn.py`).
 
-* `outcome`: R_out, the official normalized string match of the `<answer>` content (official-code.md §6.3),
+* `outcome`: R_out, the official normalized string match of the `<answer>` content (`verl/dataset.py`),
              with the authors' case-insensitive `Answer:` fallback.
 * `mix`:     paper Eq. 3, α·R_out + (1-α)·ProcessAcc (ProcessAcc from `interplay.data.verify`, paper §A.4).
 * `strict`:  R_out if ProcessAcc = 1, else 0 (= VerifiedCorrect).

@@ -46,7 +46,7 @@ def solve_from_text(problem: str, question: str) -> int | None:
     """The answer of a `paper` problem from its text alone (None when the text does not give one).
 
     Instances are defined by their sentences; a total is the sum of the instances of its place that the
-    problem mentions (official-code.md §1.3); a reverse problem states the hidden quantity's existence and one
+    problem mentions (the authors' abstract parameters); a reverse problem states the hidden quantity's existence and one
     final value, and is solved as a linear equation in the hidden quantity.
     """
     sentences: dict[str, list[tuple]] = {}
