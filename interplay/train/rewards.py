@@ -26,7 +26,7 @@ REWARDS = ("outcome", "mix", "strict", "gated")
 VERIFY_MODES = ("paper", "official_compat")
 DEFAULT_VERIFY_MODE = {"outcome": "paper", "mix": "paper", "strict": "paper", "gated": "official_compat"}
 
-# The authors' `extract_answer_flexible` rules, each found by one forward scan (no lazy match over unclosed
+# The authors' `extract_answer_flexible` rules, each found by linear scans (no lazy match over unclosed
 # tags): rule 1 `<answer>(.*?)</answer>` (re.I, DOTALL) is the first open tag and the first close after it.
 _OPEN = re.compile(r"<answer>", re.IGNORECASE)
 _CLOSE = re.compile(r"</answer>", re.IGNORECASE)
