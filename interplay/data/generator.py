@@ -1,7 +1,7 @@
 """Dependency-graph sampling: the official GSM-Infinite "realistic" generator (d = 2), fast, exact op counts.
 
 This follows `forward_generator.py::drawAll` / `reverse_generator.py::drawAllEquan` as vendored by the
-official repository (official-code.md §1.1-1.5), step by step:
+official repository (`gsm_infinite/gsm-infinite/data/realistic/`), step by step:
 
   sizes      s from OP_SCHEDULE (s = (op_max + 1) // 2), n, m, t0/t1 ~ softmax, w0/w1, e
   structure  drawStructure: a 2-layer graph places x item types with e edges
@@ -25,8 +25,9 @@ random pairs have no 10e-attempt cap (same law, minus the cap's rare failures). 
 every known difference from the authors' generator with its measured size.
 
 A problem is a pure function of (config, seed, index): its RNG is seeded from a SHA-256 of those, and the
-rendering (`interplay.data.render`) continues the same stream. The render surface and the distractor cap
-are not part of the seed, so `paper` and `compact` renderings of one (seed, index) are the same problem.
+rendering (`interplay.data.render`) continues the same stream. The render surface, the distractor cap and
+`official_reverse_defect` are not part of the seed, so e.g. `paper` and `compact` renderings of one
+(seed, index) are the same problem.
 """
 
 from __future__ import annotations
