@@ -8,6 +8,10 @@ round-robin contexts), each the median of `--repeats` runs over fresh indices, w
 (it needs its vendored GSM-Infinite tree); its throughput was measured on this machine as about 50-120
 problems/s forward and 6-9/s reverse at op 10-14 (issue 2), so the reference column quotes those ranges
 and the ratio uses their upper ends (the conservative comparison). Target: >= 1,000/s for the mix.
+
+Since issue 9 the generator draws with the authors' exact rejection law (docs/fidelity.md): about 1.3x the CPU
+time of the former local-retry budgets (on the shared machine, 5 repeats: 1,158 vs 1,536 problems/s of CPU time
+for the mix). Wall-clock rates on a loaded machine understate both; the verdict falls back to CPU time.
 """
 
 from __future__ import annotations

@@ -13,19 +13,22 @@ authors' repository (`gsm_infinite/gsm-infinite/data/realistic/`, called from
              outside [1, 1000] (0 allowed only for totals)
   unnecessary  every remaining instance parameter becomes a distractor with 1-4 random parents
 
-The official code draws whole samples until `num_op` equals the requested op (5-120 tries each). Here the
-randomness is split into stages and only the stage that failed is redrawn, a bounded number of times,
-before falling back one stage (stage A = sizes..nece2, B = nece3, C = values): accepted graphs follow the
-official conditional distribution closely (exactly when a stage's acceptance rate is small) at a small
-fraction of the cost (budgets and their measured effect: see _TRIES_B). Official quirks that shape the
-distribution are kept and marked "official quirk". Two deliberate departures: a 0 value is allowed only for
-totals (the official test is a substring match on "total"/"average"/"all", which also lets e.g. "adult owl
-in Cedar Valley" be 0), and construct_second draws a new edge directly instead of retrying random pairs
-with a 10e-attempt cap (same law, minus the cap's rare failures).
+The official code draws whole samples until `num_op` equals the requested op (5-120 tries each), and so
+does `sample_graph`: every failed check starts a fresh sample (stage A = sizes..nece2, B = nece3, C =
+values), so accepted graphs follow the official acceptance law exactly. It is fast because the checks that
+can be decided early are made early, each one exact (it only rejects draws that a later check would reject
+for certain), and because the names are drawn after acceptance (they never influence a check). Official
+quirks that shape the distribution are kept and marked "official quirk"; the reverse mode's first
+topological pick (always a total when the graph has one) follows `reverse_generator.py::drawNecessary2`.
+Two deliberate departures: a 0 value is allowed only for totals (the official test is a substring match on
+"total"/"average"/"all", which also lets e.g. "adult owl in Cedar Valley" be 0), and construct_second's
+random pairs have no 10e-attempt cap (same law, minus the cap's rare failures). docs/fidelity.md lists
+every known difference from the authors' generator with its measured size.
 
 A problem is a pure function of (config, seed, index): its RNG is seeded from a SHA-256 of those, and the
-rendering (`interplay.data.render`) continues the same stream. The render surface and the distractor cap
-are not part of the seed, so `paper` and `compact` renderings of one (seed, index) are the same problem.
+rendering (`interplay.data.render`) continues the same stream. The render surface, the distractor cap and
+`official_reverse_defect` are not part of the seed, so e.g. `paper` and `compact` renderings of one
+(seed, index) are the same problem.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from interplay.data.types import Problem
 __all__ = ["GenConfig", "generate", "generate_many", "CONTEXTS", "OP_SCHEDULE", "structure_size",
            "COMPACT_MAX_DISTRACTORS", "MAX_OP", "SampledGraph"]
 
-GEN_VERSION = 1  # bump when the sampling stream changes (changes every problem)
+GEN_VERSION = 2  # bump when the sampling stream changes (changes every problem)
 IP_MAX = 20  # official `ip_max`
 MAX_OP = 40  # beyond the official 2..20; ops > 20 extrapolate the schedule (structure_size)
 MODES = ("forward", "reverse")
@@ -59,16 +62,7 @@ OP_SCHEDULE = ((30, (20, 19)), (25, (16, 17, 18)), (20, (12, 13, 14, 15)), (15, 
                (6, (5, 6)), (4, (4,)), (3, (3,)), (3, (2,)))
 _S_OF_OP = {op: (op_max + 1) // 2 for op_max, ops in OP_SCHEDULE for op in ops}
 
-# Local-retry budgets per stage (see module docstring), and the early abandon: a stage-A draw whose first
-# stage-B op is more than _FAR from the target is dropped (op varies by ~1 between stage-B draws of one
-# structure, so such draws rarely succeed). Measured against pure whole-sample rejection (1 try per stage,
-# no abandon = the official acceptance law) at op 12 forward / op 13 reverse, 2,000 samples each: mean
-# necessary nodes 6.29 vs 6.24 and 6.69 vs 6.57, RNG edges 2.79 vs 2.81 and 3.10 vs 3.11, at ~2x the
-# speed. Setting them to (1, 1, a large number) gives the exact official law.
-_TRIES_B = 3
-_TRIES_C = 6
-_FAR = 2
-_MAX_ATTEMPTS = 20000
+_MAX_ATTEMPTS = 500_000  # whole-sample draws before giving up (op 12 needs ~14 on average)
 RNG = -1  # the literal-constant pseudo node
 
 
@@ -86,6 +80,11 @@ class GenConfig:
     max_distractors: int | None = None  # cap on distractor sentences (None = all, as official)
     modulus: int | None = None  # None = no modulus (official mod=-1); forward mode only
     number_range: int = 5  # literals 1..number_range-1 (2.. for "times")
+    # Reproduce the authors' reverse-mode sentence defect (docs/fidelity.md): their sentence writer reuses its
+    # own variable in a loop, so a node whose 3+ term sum lists the hidden quantity second to last gets a
+    # second copy of the hidden quantity's "... exists" sentence instead of its own. Changes the text only
+    # (the same (seed, index) is the same graph), and such problems cannot be solved from their text.
+    official_reverse_defect: bool = False
 
     def __post_init__(self):
         if isinstance(self.op, bool) or not isinstance(self.op, int) or not 2 <= self.op <= MAX_OP:
@@ -172,10 +171,16 @@ def _categorical(rng: random.Random, cdf: list[float]) -> int:
 
 
 def _biased(rng: random.Random, cands: list[int], touched: set[int], is_total: list[bool]) -> int:
-    # official samplingwithbias: weight exp((abstract + in Next1) * |N(0,1)|). The one libm call in the
-    # sampler: a 1-ulp exp() difference across platforms could only flip a draw landing on a boundary.
-    w = [math.exp((is_total[c] + (c in touched)) * abs(rng.gauss(0.0, 1.0))) for c in cands]
-    return rng.choices(cands, weights=w)[0]
+    # official samplingwithbias: weight exp((abstract + in Next1) * |N(0,1)|) (weight 1 needs no normal draw).
+    # The one libm call in the sampler: a 1-ulp exp() difference across platforms could only flip a draw
+    # landing on a boundary.
+    w = [math.exp(k * abs(rng.gauss(0.0, 1.0))) if (k := is_total[c] + (c in touched)) else 1.0 for c in cands]
+    u = rng.random() * sum(w)
+    for c, x in zip(cands, w):
+        u -= x
+        if u < 0:
+            return c
+    return cands[-1]
 
 
 @dataclass
@@ -187,92 +192,125 @@ class _Core:
     totals_left: list[int]  # abstract list after nece1 (official: picked and rejected ones removed)
     base_parents: dict[int, list[int]]  # instance parents after nece2 (<= 1 each)
     m_op: dict[int, int]
+    nece1: tuple[int, int]  # (op of the totals, instance parameters) after nece1, for the op bounds
 
 
-def _stage_a(rng: random.Random, s: int, reverse: bool, ctx: Context, target: int) -> _Core:
-    n = max(_rint(rng, 1, s), _rint(rng, 1, s))
-    m = _rint(rng, n, s)
+def op_bounds(total_op: int, n_inst: int, s: int) -> tuple[int, int]:
+    """Exact range of the final op given the state after nece1 (totals' op T, I instance parameters).
+
+    After nece3 every instance parameter v has 1 <= op(v) <= c(v) + 1, where c is its nece3 op count and
+    sum(c) = max(s - T, sum of nece2 edges); nece2 gives each instance <= 1 edge and the official
+    addingparameter adds at most one instance and one edge. So T + I <= op <= max(s, T + I + 1) + I + 1.
+    """
+    return total_op + n_inst, max(s, total_op + n_inst + 1) + n_inst + 1
+
+
+_CAP_DEFICIT = (2, 2, 1)  # 3 - min(3, max(1, p)) for topo positions p = 0, 1, 2
+
+
+def cap_bound(total_op: int, n_tot: int, n_inst: int) -> int:
+    """Largest nece3 capacity T + sum(min(3, max(1, topo index))) over the instance parameters that a
+    nece2 order of these nodes can give: the instances at the last positions (addingparameter can add one
+    node when there are two)."""
+    add = n_tot + n_inst == 2
+    n, k = n_tot + n_inst + add, n_inst + add
+    return total_op + 3 * k - sum(_CAP_DEFICIT[p] for p in range(n - k, min(n, 3)))
+
+
+def _may_succeed(total_op: int, n_tot: int, n_inst: int, s: int, target: int) -> bool:
+    """Exact early exit after nece1: False only for draws that op_bounds or the capacity check reject."""
+    return (total_op + n_inst <= target <= max(s, total_op + n_inst + 1) + n_inst + 1  # = op_bounds
+            and cap_bound(total_op, n_tot, n_inst) >= s)
+
+
+def _stage_a(rng: random.Random, s: int, reverse: bool, ctx: Context, target: int,
+             shortcut: bool = True) -> _Core:
+    """Sizes, structure, nece1 and nece2. `shortcut=False` skips the exact early exit (tests use it)."""
+    rnd = rng.random
+    n = max(1 + int(rnd() * s), 1 + int(rnd() * s))
+    m = n + int(rnd() * (s - n + 1))
     cdf = _CDF_CACHE.get(s) or _CDF_CACHE.setdefault(s, _width_cdf(s))
     t0, t1 = _categorical(rng, cdf) + 1, _categorical(rng, cdf) + 1
     if s <= 5:  # official clamps: forward (d == 2) up to 2, reverse down to 3
         t0, t1 = (min(t0, 3), min(t1, 3)) if reverse else (max(t0, 2), max(t1, 2))
     w0, w1 = min(t0, t1), max(t0, t1)
-    e = min(_rint(rng, w0, IP_MAX), _rint(rng, w0, IP_MAX), w1 * w1)
+    span = IP_MAX - w0 + 1
+    e = min(w0 + int(rnd() * span), w0 + int(rnd() * span), w1 * w1)
 
     # drawStructure: grow the layer sizes from (w0, w0) towards (w1, w1)
-    lay = [w0, w0]
-    p = rng.random()
-    while not (lay[0] == w1 and lay[1] == w1):
-        if lay[0] * lay[1] < e or (lay[1] != e and rng.random() < p):
-            grow = [i for i in (0, 1) if lay[i] < w1]
-            lay[grow[_ri(rng, len(grow))]] += 1
+    l0 = l1 = w0
+    p = rnd()
+    while not (l0 == w1 and l1 == w1):
+        if l0 * l1 < e or (l1 != e and rnd() < p):
+            if l0 < w1 and (l1 == w1 or rnd() < 0.5):
+                l0 += 1
+            else:
+                l1 += 1
         else:
             break
-    l0, l1 = lay
     adj: list[list[int]] = [[] for _ in range(l0)]
     for j in range(l1):  # construct_first: each item type gets one random place
-        adj[_ri(rng, l0)].append(j)
+        adj[int(rnd() * l0)].append(j)
     edges = l1
-    while edges < e:  # construct_second: random place-item edges, unconnected places first
-        free = [i for i in range(l0) if not adj[i]]
-        if free:
-            pi, it = free[_ri(rng, len(free))], _ri(rng, l1)
-        else:  # official: uniform pairs until a new one (same law; its 10e-attempt cap is not kept)
-            non = [(i, j) for i in range(l0) for j in range(l1) if j not in adj[i]]
-            pi, it = non[_ri(rng, len(non))]
-        adj[pi].append(it)
+    free = [i for i in range(l0) if not adj[i]]
+    while edges < e and free:  # construct_second: random place-item edges, unconnected places first
+        adj[free.pop(int(rnd() * len(free)))].append(int(rnd() * l1))
         edges += 1
-    if not all(adj):  # official asserts every place is connected
+    if free:  # official asserts every place is connected
         raise _Retry
-    places = rng.sample(rng.choice(ctx.place_groups), l0)
-    items = rng.sample(rng.choice(ctx.item_groups), l1)
+    if edges < e:  # official: uniform new pairs one by one = a uniform subset of the missing pairs
+        non = [(i, j) for i in range(l0) for j in range(l1) if j not in adj[i]]
+        nn = len(non)
+        for k in range(e - edges):  # partial Fisher-Yates
+            r = k + int(rnd() * (nn - k))
+            non[k], non[r] = non[r], non[k]
+            adj[non[k][0]].append(non[k][1])
 
-    # parameters: totals 0..l0-1, then one instance parameter per structure edge
-    is_total = [True] * l0
-    place_of, item_of = list(range(l0)), [-1] * l0
-    parents: list[list[int]] = []
-    all_inst: list[int] = []
-    for pi in range(l0):
-        kids = adj[pi][:]
-        rng.shuffle(kids)  # official iterates a Python set of nodes: arbitrary order
-        ids = []
-        for it in kids:
-            v = len(is_total)
-            is_total.append(False)
-            place_of.append(pi)
-            item_of.append(it)
-            ids.append(v)
-        parents.append(ids)
-        all_inst.extend(ids)
-    parents.extend([] for _ in all_inst)
-    has_rng = [False] * len(is_total)
-
-    # drawNecessary1: add totals while op <= n (stops at the first one that does not fit), then loose
-    # instance parameters up to m
+    # drawNecessary1, counts first: add totals (places) while op <= n, stopping at the first one that does
+    # not fit, then loose instance parameters up to m. The early exit needs only these counts, so the
+    # parameters themselves (and the names, drawn after acceptance) are built only for draws that pass it;
+    # those draws are independent of the counts, so the law is the same.
     totals_left = list(range(l0))
     g_tot: list[int] = []
-    g_inst: list[int] = []
     op = 0
     while totals_left:
-        t = totals_left.pop(_ri(rng, len(totals_left)))
-        if op + len(parents[t]) > n:
+        t = totals_left.pop(int(rnd() * len(totals_left)))
+        if op + len(adj[t]) > n:
             break
         g_tot.append(t)
-        g_inst.extend(parents[t])
-        op += len(parents[t])
+        op += len(adj[t])
+    n_loose = min(max(m - op - 1, 0), e - op)
+    if not g_tot and not n_loose:
+        raise _Retry
+    if shortcut and not _may_succeed(op, len(g_tot), op + n_loose, s, target):  # before the costly nece2
+        raise _Retry
+
+    # parameters: totals 0..l0-1, then one instance parameter per structure edge, place-major
+    is_total = [True] * l0 + [False] * e
+    place_of, item_of = list(range(l0)), [-1] * l0
+    parents: list[list[int]] = []
+    v = l0
+    for pi in range(l0):
+        kids = adj[pi]
+        k = len(kids)
+        for i in range(k - 1, 0, -1):  # shuffle: official iterates a Python set of nodes (arbitrary order)
+            j = int(rnd() * (i + 1))
+            kids[i], kids[j] = kids[j], kids[i]
+        parents.append(list(range(v, v + k)))
+        v += k
+        place_of += [pi] * k
+        item_of += kids
+    all_inst = list(range(l0, l0 + e))
+    parents += [[] for _ in all_inst]
+    has_rng = [False] * (l0 + e)
+    g_inst = [c for t in g_tot for c in parents[t]]
     in_g = set(g_inst)
-    for _ in range(1, m - op):
+    if n_loose:
         left = [v for v in all_inst if v not in in_g]
-        if left:
-            v = left[_ri(rng, len(left))]
+        for _ in range(n_loose):
+            v = left.pop(int(rnd() * len(left)))
             g_inst.append(v)
             in_g.add(v)
-    if not g_tot and not g_inst:
-        raise _Retry
-    # Exact early exit, before the costly nece2: after nece3 every instance parameter has 1..4 parents
-    # (RNG included) and nece2 adds at most one more node, so op lies in [op + I, op + 4 (I + 1)].
-    if not op + len(g_inst) <= target <= op + 4 * (len(g_inst) + 1):
-        raise _Retry
 
     # drawNecessary2: topological order, back to front
     nodes = g_tot + g_inst
@@ -280,34 +318,43 @@ def _stage_a(rng: random.Random, s: int, reverse: bool, ctx: Context, target: in
     for t in g_tot:
         for c in parents[t]:
             cons[c] += 1
-    remaining = list(nodes)
+    remaining = set(nodes)
+    free = [v for v in nodes if not cons[v]]  # not in topo, every consumer in topo ("Next2")
     touched: set[int] = set()  # nodes with a consumer in topo ("Next1")
     rtopo: list[int] = []
+    if reverse and g_tot:  # reverse_generator.py: the first total of nexttwo (the first one drawn)
+        p0 = g_tot[0]
+    else:
+        p0 = free[_ri(rng, len(free))]
     while True:
-        if rtopo:
-            cands = [v for v in remaining if v in touched and cons[v] == 0]
-        else:
-            cands = [v for v in remaining if cons[v] == 0]
-        p0 = cands[_ri(rng, len(cands))]
         rtopo.append(p0)
-        remaining.remove(p0)
+        remaining.discard(p0)
+        free.remove(p0)
         for q in parents[p0]:
             cons[q] -= 1
             touched.add(q)
+            if not cons[q]:
+                free.append(q)
         if not remaining:
             break
-        if not any(v in touched and cons[v] == 0 for v in remaining):
+        cands = [v for v in free if v in touched]  # Next1 ∩ Next2
+        if not cands:
             if is_total[p0]:
                 raise _Retry  # official: "param0 is abstract"
-            p1 = _biased(rng, [v for v in remaining if cons[v] == 0], touched, is_total)
+            p1 = _biased(rng, free, touched, is_total)
             parents[p0].append(p1)
             touched.add(p1)
+            cands = [p1]
         elif not is_total[p0]:
             thr = rng.random()
             if rng.random() < thr:
-                p1 = _biased(rng, remaining, touched, is_total)
+                p1 = _biased(rng, [v for v in nodes if v in remaining], touched, is_total)
                 parents[p0].append(p1)
-                touched.add(p1)
+                if p1 not in touched:
+                    touched.add(p1)
+                    if not cons[p1]:
+                        cands.append(p1)
+        p0 = cands[_ri(rng, len(cands))]
     topo = rtopo[::-1]
     if len(topo) == 2 and rng.random() < 0.5:  # official addingparameter
         newit = next((v for v in all_inst if v not in in_g), None)
@@ -320,39 +367,53 @@ def _stage_a(rng: random.Random, s: int, reverse: bool, ctx: Context, target: in
                 topo.append(newit)
             g_inst.append(newit)
 
-    pos = {v: i for i, v in enumerate(topo)}
-    g = SampledGraph(ctx=ctx, places=places, items=items, is_total=is_total, place_of=place_of,
-                     item_of=item_of, parents=parents, has_rng=has_rng, topo=topo,
-                     necessary_instances=list(g_inst))
-    m_op = {v: min(3, max(1, pos[v])) for v in g_inst}
+    m_op = {v: min(3, max(1, i)) for i, v in enumerate(topo) if not is_total[v]}
     base = {v: list(parents[v]) for v in g_inst}
     # nece3 can only reach s if the capacity allows it (official: "Cannot find any instance parameter")
-    cap = sum(len(parents[t]) for t in g_tot) + sum(max(len(base[v]), m_op[v]) for v in g_inst)
-    if cap < s:
+    if op + sum(max(len(base[v]), m_op[v]) for v in g_inst) < s:
         raise _Retry
-    return _Core(g, all_inst, totals_left, base, m_op)
+    g = SampledGraph(ctx=ctx, places=[], items=[], is_total=is_total, place_of=place_of,
+                     item_of=item_of, parents=parents, has_rng=has_rng, topo=topo,
+                     necessary_instances=list(g_inst))
+    return _Core(g, all_inst, totals_left, base, m_op, (op, len(in_g)))
 
 
-def _stage_b(core: _Core, rng: random.Random, s: int) -> None:
-    """drawNecessary3: draw the instance parameters' parents (incl. RNG) from earlier topo nodes."""
+def _draw_names(g: SampledGraph, rng: random.Random) -> None:
+    """The place and item names (one sub-category per layer, sampled without replacement)."""
+    l0 = sum(g.is_total)
+    l1 = max(g.item_of) + 1
+    g.places = rng.sample(rng.choice(g.ctx.place_groups), l0)
+    g.items = rng.sample(rng.choice(g.ctx.item_groups), l1)
+
+
+def _stage_b(core: _Core, rng: random.Random, s: int, target: int | None = None) -> bool:
+    """drawNecessary3: draw the instance parameters' parents (incl. RNG) from earlier topo nodes.
+
+    Returns whether the op is `target`; stops drawing as soon as it cannot be (exact: a rejected sample is
+    never used). target=None draws everything.
+    """
     g = core.g
     topo = g.topo
-    pos = {v: i for i, v in enumerate(topo)}
+    parents, m_op = g.parents, core.m_op
     inst = g.necessary_instances
-    c_op = {v: len(core.base_parents[v]) for v in inst}
-    total = sum(c_op.values()) + sum(len(g.parents[v]) for v in topo if g.is_total[v])
+    base = core.base_parents
+    c_op = {v: len(base[v]) for v in inst}
+    op = core.nece1[0]  # the totals' edges
+    total = sum(c_op.values()) + op
     if total < s:
-        cands = [v for v in inst if c_op[v] < core.m_op[v]]
+        cands = [v for v in inst if c_op[v] < m_op[v]]
         while total < s:
             i = _ri(rng, len(cands))
             v = cands[i]
             c_op[v] += 1
             total += 1
-            if c_op[v] >= core.m_op[v]:
+            if c_op[v] >= m_op[v]:
                 cands.pop(i)
-    for v in inst:
-        idx = pos[v]
-        plist = list(core.base_parents[v])
+    left = len(inst)  # every instance parameter adds >= 1
+    for idx, v in enumerate(topo):
+        if g.is_total[v]:
+            continue
+        plist = list(base[v])
         c = c_op[v]
         dep = (1 if rng.random() < 0.5 else 2) if c == 1 else c + 1
         dep = min(idx + 1, dep)  # |pool| = RNG + idx earlier nodes
@@ -370,13 +431,21 @@ def _stage_b(core: _Core, rng: random.Random, s: int) -> None:
             if rng.random() < 0.5:
                 rng_edge = True
                 dep -= 1
-            pool = list(pool)
-            picks = [pool.pop(_ri(rng, len(pool))) for _ in range(max(dep, 0))]
+            picks = []
+            for k in range(dep):  # partial Fisher-Yates: dep distinct nodes
+                r = k + int(rng.random() * (len(pool) - k))
+                pool[k], pool[r] = pool[r], pool[k]
+                picks.append(pool[k])
         for b in picks:
             if b not in plist:
                 plist.append(b)
-        g.parents[v] = plist
+        parents[v] = plist
         g.has_rng[v] = rng_edge
+        op += len(plist) + rng_edge
+        left -= 1
+        if target is not None and op + left > target:
+            return False
+    return target is None or op == target
 
 
 def _letters_needed(g: SampledGraph) -> int:
@@ -513,31 +582,31 @@ def _draw_unnecessary(core: _Core, rng: random.Random) -> None:
     g.distractors = order
 
 
-def sample_graph(cfg: GenConfig, rng: random.Random) -> SampledGraph:
-    """Sample one accepted graph (necessary part, values, distractors) for `cfg` from `rng`."""
+def sample_graph(cfg: GenConfig, rng: random.Random, shortcut: bool = True) -> SampledGraph:
+    """Sample one accepted graph (necessary part, values, distractors) for `cfg` from `rng`.
+
+    Whole-sample rejection, as the official generator: any failed check draws a completely new sample.
+    shortcut=False drops the exact early exits (same law, slower; the tests compare the two).
+    """
     ctx = get_context(cfg.context)
     s = structure_size(cfg.op)
     reverse = cfg.mode == "reverse"
     max_letters = 50 if reverse else 52
     for _ in range(_MAX_ATTEMPTS):
         try:
-            core = _stage_a(rng, s, reverse, ctx, cfg.op)
+            core = _stage_a(rng, s, reverse, ctx, cfg.op, shortcut)
         except _Retry:
             continue
         g = core.g
-        for tb in range(_TRIES_B):
-            _stage_b(core, rng, s)
-            op = g.op()
-            if op != cfg.op:
-                if tb == 0 and abs(op - cfg.op) > _FAR:
-                    break
-                continue
-            g.unknown = _pick_unknown(g) if reverse else None
-            if (reverse and g.unknown is None) or _letters_needed(g) > max_letters:
-                continue
-            if any(_stage_c(g, rng, cfg) for _ in range(_TRIES_C)):
-                _draw_unnecessary(core, rng)
-                return g
+        if not _stage_b(core, rng, s, cfg.op if shortcut else None) or g.op() != cfg.op:
+            continue
+        g.unknown = _pick_unknown(g) if reverse else None
+        if (reverse and g.unknown is None) or _letters_needed(g) > max_letters:
+            continue
+        if _stage_c(g, rng, cfg):
+            _draw_names(g, rng)
+            _draw_unnecessary(core, rng)
+            return g
     raise RuntimeError(f"could not sample a graph with op={cfg.op} ({cfg.mode}) in {_MAX_ATTEMPTS} attempts")
 
 

@@ -9,7 +9,9 @@ Two modes:
   letter or an intermediate of the same step (whose parents are inherited); constants are not nodes.
   Its value is the last computable arithmetic expression of its last assignment (else its last literal),
   carried as ``a*x + b`` so reverse-mode values become numbers once ``x`` is solved (the last
-  ``x = ... = <number>`` assignment). Text after ``We know`` is the solve, not a step.
+  ``x = ... = <number>`` assignment). The unknown is ``x`` or, in a solution that names it otherwise, the
+  first step that no assignment or literal gives a value ("Define ... as q; we don't know its value yet").
+  Text after ``We know`` is the solve, not a step. Juxtaposed numbers ("3 4") are not a product.
 * ``official_compat``: the official parser exactly, including its artifacts: every single ASCII letter in
   an assignment's right-hand side that names a known variable is a dependency (letters inside English words
   of the reverse-mode solve text too), unevaluable expressions fall back to their last literal.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from fractions import Fraction
 
 from interplay.data.types import Graph, Node
@@ -58,10 +61,12 @@ P_LITERAL_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 P_TOKEN_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?|[A-Za-z]+|\S")
 P_LETTER_RE = re.compile(r"\s*([A-Za-z])\s*")
 P_AXB_RE = re.compile(r"\s*(?:([0-9]+)\s*\*\s*)?x\s*(?:([-+])\s*([0-9]+)\s*)?")
-P_X_ASSIGN_RE = re.compile(r"(?<![A-Za-z0-9_])x\s*=\s*((?:[^.;]|(?<=\d)\.(?=\d))+)")
+P_X_ASSIGN = r"(?<![A-Za-z0-9_]){}\s*=\s*((?:[^.;]|(?<=\d)\.(?=\d))+)"  # `<unknown> = ...`
 P_NUMBER_FULL_RE = re.compile(r"\s*([-+]?[0-9]+(?:\.[0-9]+)?)\s*")
 P_ANSWER_NUM_RE = re.compile(r"([-+]?[0-9]+(?:\.[0-9]+)?)(?:\s*/\s*([0-9]+))?")
 P_ANSWER_COLON_RE = re.compile(r"Answer:\s*([-+]?[0-9]+(?:\.[0-9]+)?(?:\s*/\s*[0-9]+)?)")
+P_LAST_ANSWER_COLON_RE = re.compile(r".*(" + P_ANSWER_COLON_RE.pattern + ")", re.DOTALL)  # greedy: the last one
+P_DIGIT_RE = re.compile(r"[0-9]")  # a one-character class: scanned in C, unlike a pattern with an optional sign
 _OPS = frozenset("+-*/()")
 _MAX_EXPR = 400  # longer "expressions" are not arithmetic (bounds Fraction work and recursion)
 
@@ -94,11 +99,14 @@ def _define_matches(text: str) -> list[tuple[int, int, str, str]]:
     ``<ws>X;``; the lazy name is the shortest one, i.e. the tail starts at the first as-word (after the name
     start) whose run is such a valid run. Each run is scanned once, so the whole scan is O(n log n).
     """
+    first = _DEF_HEAD_RE.search(text)
+    if first is None:  # no step at all: skip the as-word scan (the slow part on long text)
+        return []
     n = len(text)
     valid_words: list[int] = []  # start of as-words whose run ends in "<ws>X;" beyond the word
     word_end: dict[int, int] = {}  # as-word start -> ';' index of its run
     e, run_ok = -1, False
-    for m in _AS_WORD_RE.finditer(text):
+    for m in _AS_WORD_RE.finditer(text, first.end()):  # only as-words after a head can end a match
         w = m.start()
         if w >= e:  # first as-word of a new letters/whitespace run: find where the run ends, once
             e = _LW_RUN_RE.match(text, w).end()
@@ -109,7 +117,7 @@ def _define_matches(text: str) -> list[tuple[int, int, str, str]]:
             word_end[w] = e
     out = []
     pos = 0
-    for h in _DEF_HEAD_RE.finditer(text):
+    for h in _DEF_HEAD_RE.finditer(text, first.start()):
         s = h.start()
         if s < pos:
             continue
@@ -228,8 +236,8 @@ class _Eval:
             t = self.peek()
             if t in ("*", "/"):
                 self.i += 1
-            elif t is not None and (t == "(" or t[0].isalnum()):
-                t = "*"  # implicit product: "2x", "2(x + 1)", "(2)(3)"
+            elif t is not None and (t == "(" or t[0].isalpha()):
+                t = "*"  # implicit product: "2x", "2(x + 1)", "(2)(3)"; never two numbers ("3 4")
             else:
                 break
             w = self.unary()
@@ -314,10 +322,15 @@ def _assignment_value(segs: list[str], rhs: str, env) -> tuple | None:
     return None
 
 
-def _solve_x(text: str) -> Fraction | int | None:
-    """Value of x: the last `x = ... = <number>` / `x = <number>` assignment in the text."""
+@lru_cache(maxsize=64)
+def _x_assign_re(letter: str) -> re.Pattern:
+    return re.compile(P_X_ASSIGN.format(re.escape(letter)))
+
+
+def _solve_x(text: str, letter: str = "x") -> Fraction | int | None:
+    """Value of the unknown: the last `x = ... = <number>` / `x = <number>` assignment in the text."""
     x = None
-    for m in P_X_ASSIGN_RE.finditer(text):
+    for m in _x_assign_re(letter).finditer(text):
         k = m.start() - 1
         while k >= 0 and text[k].isspace():
             k -= 1
@@ -331,17 +344,24 @@ def _solve_x(text: str) -> Fraction | int | None:
 
 
 def _paper_answer(text: str):
-    """First number inside <answer> ... </answer> (or to the end), else right after the last 'Answer:'."""
+    """First number inside <answer> ... </answer> (or to the end), else right after the last 'Answer:'.
+
+    Linear: the first number is found from the first digit (P_ANSWER_NUM_RE.search would try every position),
+    the last 'Answer:' by one backward scan.
+    """
     i = text.find("<answer>")
     if i >= 0:
         j = text.find("</answer>", i)
-        m = P_ANSWER_NUM_RE.search(text, i + 8, j if j >= 0 else len(text))
-        if m is not None:
+        end = j if j >= 0 else len(text)
+        d = P_DIGIT_RE.search(text, i + 8, end)
+        if d is not None:
+            k = d.start()
+            if k > i + 8 and text[k - 1] in "+-":
+                k -= 1  # the leftmost match starts at the sign
+            m = P_ANSWER_NUM_RE.match(text, k, end)
             return _answer_number(m.group(0))
-    last = None
-    for last in P_ANSWER_COLON_RE.finditer(text):
-        pass
-    return _answer_number(last.group(1)) if last is not None else None
+    last = P_LAST_ANSWER_COLON_RE.match(text)
+    return _answer_number(last.group(2)) if last is not None else None
 
 
 def _answer_number(s: str):
@@ -376,6 +396,7 @@ def _parse_paper(text: str) -> ParseResult:
     main_name: dict[str, str] = {}  # letter -> name of that step
     parsed = []
     x_step = None
+    unknown = None  # the letter of the unknown
     for name, letter, raw in steps:
         k = raw.find("We know")
         if k >= 0:
@@ -424,7 +445,10 @@ def _parse_paper(text: str) -> ParseResult:
                 if lits and len(lits[-1]) <= 100:
                     s = lits[-1]
                     value = _lin(0, int(s) if s.isdigit() else Fraction(s))
-        if letter == "x" and x_step is None:
+        if unknown is None and (value is None or (letter == "x" and value == _X)):
+            unknown, value = letter, _X  # the first step with no value is the unknown, whatever its letter
+            x_step = name
+        elif letter == "x" and x_step is None:
             x_step = name
         main_val[letter] = value
         main_name[letter] = name
@@ -432,7 +456,7 @@ def _parse_paper(text: str) -> ParseResult:
 
     # reverse mode (some value depends on x): x is solved from the text and its step is the query
     reverse = any(s[3] is not None and s[3][0] for s in parsed)
-    x = _solve_x(body) if reverse else None
+    x = _solve_x(body, unknown or "x") if reverse else None
     unsolved = 0
     for step in parsed:
         v = step[3]

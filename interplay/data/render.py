@@ -22,7 +22,7 @@ from interplay.data.types import Graph, Node
 if TYPE_CHECKING:  # pragma: no cover
     from interplay.data.generator import GenConfig, SampledGraph
 
-__all__ = ["render", "training_text", "prompt_text", "fmt_linear", "word_tokens", "WORD_RE"]
+__all__ = ["render", "training_text", "prompt_text", "fmt_linear", "word_tokens", "WORD_RE", "defect_sentence"]
 
 _LETTERS = [chr(c) for c in range(65, 91)] + [chr(c) for c in range(97, 123)]
 _LETTERS_REVERSE = [c for c in _LETTERS if c not in "Xx"]
@@ -229,6 +229,10 @@ def render(g: SampledGraph, cfg: GenConfig, rng: random.Random) -> tuple[str, st
     keep = g.distractors if cfg.max_distractors is None else g.distractors[:cfg.max_distractors]
     order = g.necessary_instances + g.distractors
     sents = {v: sentence(g, v, nm, *choice[v]) for v in g.necessary_instances + keep}
+    if cfg.official_reverse_defect and g.unknown is not None:
+        for v in sents:  # reverse_generator.py::generate_sentence reuses `item` as its loop variable
+            if defect_sentence(g, v):
+                sents[v] = sents[g.unknown]
     final = g.topo[-1]
     rev = g.unknown is not None
     if rev:  # the final node's value is given
@@ -254,6 +258,13 @@ def render(g: SampledGraph, cfg: GenConfig, rng: random.Random) -> tuple[str, st
 
 
 RNG_FINAL = -2  # key of the reverse-mode "final value" sentence
+
+
+def defect_sentence(g: SampledGraph, v: int) -> bool:
+    """Whether the authors' reverse-mode writer replaces v's sentence by the hidden quantity's: a 3+ term
+    sum whose second-to-last term is the hidden quantity (docs/fidelity.md)."""
+    ps = g.parents[v]
+    return g.unknown is not None and v != g.unknown and len(ps) > 2 and ps[-2] == g.unknown
 
 
 def _split_answer(solution: str) -> tuple[str, str | None]:

@@ -1,9 +1,8 @@
 """Evaluate a checkpoint: sample n completions per test problem, verify each, report process-verified pass@k.
 
-Every sample is scored twice (paper §6; the authors' `scripts/eval_checkpoints.py`): answer-only (numeric
-equality of the final answer, as the official eval) and strict (VerifiedCorrect: every gold node right and the
-answer right), together with its ProcessAcc and error category (paper Fig. 8). pass@k uses the unbiased
-estimator for both.
+Every sample is scored twice (paper §6; the authors' `scripts/eval_checkpoints.py`): answer-only (the authors'
+evaluation exact match, `answer_exact_match`) and strict (VerifiedCorrect: every gold node right and the answer
+right), together with its ProcessAcc and error category (paper Fig. 8). pass@k uses the unbiased estimator for both.
 Also reported: teacher-forced NLL of the gold solutions per op (Fig. 10) and the base-model ladder check.
 
 Outputs, written as one directory atomically: `metrics.json`, `per_problem.csv`,
@@ -18,9 +17,11 @@ import io
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -154,14 +155,68 @@ def context_of(template: str) -> str:
 # ---------------------------------------------------------------------------------------------- scoring
 
 
+_FRACTION_RE = re.compile(r"([+-]?\d+)\s*/\s*([+-]?\d+)")
+_THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d)")
+_DECIMAL_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\d*\.\d+)")
+
+
+def _official_number(s: str) -> float | None:
+    """The authors' `_parse_numeric` (scripts/eval_checkpoints.py): a fraction, or a decimal once thousands
+    separators are dropped; anything else is not a number."""
+    t = s.strip().rstrip(".")
+    if not t:
+        return None
+    m = _FRACTION_RE.fullmatch(t)
+    if m:
+        try:
+            return float(Fraction(int(m.group(1)), int(m.group(2))))
+        except (ZeroDivisionError, ValueError, OverflowError):
+            return None
+    m = _DECIMAL_RE.fullmatch(_THOUSANDS_RE.sub("", t))
+    if m:
+        try:
+            return float(m.group(0))
+        except (ValueError, OverflowError):
+            return None
+    return None
+
+
+def answer_exact_match(text: str, record: dict) -> bool:
+    """The answer-only metric: the authors' evaluation exact match (scripts/eval_checkpoints.py, vLLM path).
+
+    Their sampler stops at `</answer>` and drops it, so the text is cut at the first `</answer>`; the answer
+    is the text after the last `<answer>` up to `<` or a newline (no `Answer:` fallback, the whole content,
+    not its first number); gold is the text after the last "Answer: " of the gold solution. Equal as numbers
+    (relative tolerance 1e-8, thousands separators dropped, fractions allowed) when both parse, else as
+    strings after `rstrip(".")`.
+    """
+    from interplay.train.rewards import extract_answer
+
+    cut = text.find("</answer>")
+    pred = (extract_answer(text[:cut] if cut >= 0 else text, allow_answer_line=False) or "").strip()
+    sol = record.get("solution")
+    if isinstance(sol, str) and "Answer: " in sol:
+        gold = sol.split("Answer: ")[-1].strip().rstrip(".")
+    else:
+        gold = str(record.get("answer", "")).strip().rstrip(".")
+    if not gold:
+        return False
+    a, b = _official_number(pred), _official_number(gold)
+    if a is not None and b is not None:
+        return abs(a - b) <= 1e-8 * max(1.0, abs(a), abs(b))
+    return pred.rstrip(".") == gold.rstrip(".")
+
+
 def score_completion(text: str, record: dict, mode: str = "paper") -> dict[str, Any]:
-    """Answer-only and strict correctness, ProcessAcc and category of one completion. Never raises."""
+    """Answer-only (the authors' exact match) and strict correctness, ProcessAcc and category of one
+    completion. Never raises."""
     from interplay.data.verify import verify
 
     try:
-        r = verify(text if isinstance(text, str) else "", record, mode=mode)
+        text = text if isinstance(text, str) else ""
+        r = verify(text, record, mode=mode)
         cat = r.category if r.category in CATEGORIES else "unparseable"
-        return {"answer": bool(r.answer_correct), "strict": bool(r.verified),
+        return {"answer": answer_exact_match(text, record), "strict": bool(r.verified),
                 "process_acc": float(r.process_acc), "category": cat}
     except Exception as e:  # noqa: BLE001 - garbage output is scored as unparseable, never a crash
         log.debug("verify failed on a sample: %s", e)

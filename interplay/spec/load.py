@@ -13,6 +13,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from interplay.spec.schema import (BANDS, CLAIM_KINDS, CONTEXTS, METRICS, MODES, REWARDS, RUN_SECTIONS, Operand,
                                    Params, Profile, SpecError, SpecFile)
+from interplay.train.rewards import VERIFY_MODES
 
 RUN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SPEC_DIR = Path("specs")
@@ -225,6 +226,8 @@ def _check(specs: Specs) -> None:
                 raise err(f"rl.{name}.reward.name", f"unknown reward {r.reward.name!r} (known: {', '.join(REWARDS)})")
             if not 0.0 <= r.reward.alpha <= 1.0:
                 raise err(f"rl.{name}.reward.alpha", "must be in [0, 1]")
+            if r.reward.verify_mode not in (None, *VERIFY_MODES):
+                raise err(f"rl.{name}.reward.verify_mode", f"must be one of {', '.join(VERIFY_MODES)}")
             if r.budget is not None and not 0.0 < r.budget.beta <= 1.0:
                 raise err(f"rl.{name}.budget.beta", "must be in (0, 1] for an RL run")
 

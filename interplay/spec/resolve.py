@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from interplay.compute import rl_token_equivalents, split_budget
 from interplay.spec.load import Specs, load_params, load_profile, load_specs
 from interplay.spec.schema import CONTEXTS, Claim, Mix, Operand, Params, Profile, SpecError
+from interplay.train.rewards import resolve_verify_mode
 
 CONFIG_DIR = Path("configs")
 ARTIFACT_DIR = Path("artifacts")
@@ -248,7 +249,8 @@ class _Resolver:
                       "mid_steps": split.mid_steps, "rl_steps": steps}
         l_total = r.max_prompt_tokens + r.max_new_tokens
         rl = {"init": self.model_dir(s.init), "prompts": str(Path(self.runs[s.prompts].out, "prompts.jsonl")),
-              "reward": {"name": s.reward.name, "alpha": s.reward.alpha}, "steps": steps,
+              "reward": {"name": s.reward.name, "alpha": s.reward.alpha,
+                         "verify_mode": resolve_verify_mode(s.reward.name, s.reward.verify_mode)}, "steps": steps,
               "prompts_per_step": r.prompts_per_step, "group_size": r.group_size, "mini_batches": r.mini_batches,
               "lr": r.lr, "kl_coef": r.kl_coef, "clip": r.clip, "temperature": r.temperature, "top_p": r.top_p,
               "max_prompt_tokens": r.max_prompt_tokens, "max_new_tokens": r.max_new_tokens, "seed": seed,

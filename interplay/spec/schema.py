@@ -81,6 +81,7 @@ class MidtrainSpec:
 class Reward:
     name: str = "outcome"  # outcome | mix | strict | gated
     alpha: float = 1.0  # weight of R_out in mix/gated (Eq. 3)
+    verify_mode: Optional[str] = None  # paper | official_compat; None = the reward's own (gated: official_compat)
 
 
 @dataclass

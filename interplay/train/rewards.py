@@ -1,6 +1,7 @@
 """GRPO rewards (paper §6 / §8, official `verl/dataset.py::compute_score` and `verl/reward_fn.py`).
 
-* `outcome`: R_out, the official normalized string match of the `<answer>` content (`verl/dataset.py::compute_score`).
+* `outcome`: R_out, the official normalized string match of the `<answer>` content (`verl/dataset.py::compute_score`),
+             with the authors' case-insensitive `Answer:` fallback.
 * `mix`:     paper Eq. 3, α·R_out + (1-α)·ProcessAcc (ProcessAcc from `interplay.data.verify`, paper §A.4).
 * `strict`:  R_out if ProcessAcc = 1, else 0 (= VerifiedCorrect).
 * `gated`:   the authors' code, R_out·(α + (1-α)·PR), PR = max(0, 1 - penalty/|V_gold|), penalty = value +
@@ -8,6 +9,11 @@
              (their `_process_strict`, which unlike eval also rejects extra nodes).
 
 Every reward is a pure function of (completion text, gold record) and never raises: garbage scores 0.
+Answer extraction is linear in the text length (a 100k-character completion scores in about a millisecond).
+
+`verify_mode` is the verifier behind the process terms: `paper` (the paper's definition) or `official_compat`
+(the authors' parser and compare). Unset, it is the reward's own: `official_compat` for `gated` (so that it is
+the authors' reward, equal to theirs on every checked text), `paper` for the paper's `mix` and `strict`.
 """
 
 from __future__ import annotations
@@ -17,10 +23,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 REWARDS = ("outcome", "mix", "strict", "gated")
+VERIFY_MODES = ("paper", "official_compat")
+DEFAULT_VERIFY_MODE = {"outcome": "paper", "mix": "paper", "strict": "paper", "gated": "official_compat"}
 
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
-_ANSWER_OPEN = re.compile(r"<answer>([^<\n]*)", re.IGNORECASE)
-_ANSWER_LINE = re.compile(r"Answer:\s*([^<\n]*)")
+# The authors' `extract_answer_flexible` rules, each found by linear scans (no lazy match over unclosed
+# tags): rule 1 `<answer>(.*?)</answer>` (re.I, DOTALL) is the first open tag and the first close after it.
+_OPEN = re.compile(r"<answer>", re.IGNORECASE)
+_CLOSE = re.compile(r"</answer>", re.IGNORECASE)
+_LAST_OPEN = re.compile(r".*<answer>", re.IGNORECASE | re.ASCII | re.DOTALL)  # text.lower().rfind("<answer>")
+_UP_TO_TAG = re.compile(r"[^<\n]*")
+_ANSWER_LINE = re.compile(r"Answer:\s*([^<\n]*)", re.IGNORECASE)
 
 
 @dataclass
@@ -35,14 +47,21 @@ class RewardOut:
 
 
 def extract_answer(text: str, allow_answer_line: bool = True) -> str | None:
-    """Official `extract_answer_flexible`: first <answer>…</answer>; else after the last <answer> up to `<`,
-    newline or end; else `Answer: …` (the process reward uses only the first two rules)."""
-    m = _ANSWER_TAG.search(text)
-    if m:
-        return m.group(1)
-    opens = _ANSWER_OPEN.findall(text)
-    if opens:
-        return opens[-1]
+    """Official `extract_answer_flexible` (verl/dataset.py, scripts/eval_checkpoints.py): the first
+    <answer>…</answer>; else after the last <answer> up to `<`, newline or end; else (the reward only, not
+    their eval or process reward) `Answer: …`, case-insensitive, up to `<` or newline.
+
+    One difference, theirs a bug: they find the last open tag in `text.lower()` and slice `text` there, so a
+    character whose lower case is longer (`İ`) shifts their slice; here the slice is where the tag is.
+    """
+    m = _OPEN.search(text)
+    if m is not None:
+        c = _CLOSE.search(text, m.end())
+        if c is not None:
+            return text[m.end():c.start()]
+    last = _LAST_OPEN.match(text)  # greedy: one backward scan from the end to the last tag
+    if last is not None:
+        return _UP_TO_TAG.match(text, last.end()).group(0)
     if allow_answer_line:
         m = _ANSWER_LINE.search(text)
         if m:
@@ -80,15 +99,26 @@ def official_process_reward(vr) -> tuple[float, bool]:
     return max(0.0, 1.0 - penalty / n), penalty > 0
 
 
+def resolve_verify_mode(name: str, verify_mode: str | None = None) -> str:
+    """The verifier a reward uses: `verify_mode` if given, else the reward's default (DEFAULT_VERIFY_MODE)."""
+    if name not in REWARDS:
+        raise ValueError(f"unknown reward {name!r}; expected one of {REWARDS}")
+    if verify_mode is None:
+        return DEFAULT_VERIFY_MODE[name]
+    if verify_mode not in VERIFY_MODES:
+        raise ValueError(f"unknown verify_mode {verify_mode!r}; expected one of {VERIFY_MODES}")
+    return verify_mode
+
+
 def reward(name: str, completion_text: str, gold_record: dict, *, alpha: float | None = None,
-           strict_zero: bool = False, verify_mode: str = "paper") -> RewardOut:
+           strict_zero: bool = False, verify_mode: str | None = None) -> RewardOut:
     """Score one completion (text after the prompt) against its gold record (`answer`, `graph`).
 
     alpha: weight of R_out; default 0.5 for `mix` (a Fig. 7 arm) and 0.2 for `gated` (the code default).
     strict_zero: `gated` only, the authors' zero_on_process_mismatch.
+    verify_mode: `paper` | `official_compat`; None = the reward's default (see the module docstring).
     """
-    if name not in REWARDS:
-        raise ValueError(f"unknown reward {name!r}; expected one of {REWARDS}")
+    verify_mode = resolve_verify_mode(name, verify_mode)
     text = completion_text if isinstance(completion_text, str) else ""
     vr = _verify(text, gold_record, verify_mode)
     verified = bool(vr is not None and vr.verified)

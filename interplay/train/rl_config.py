@@ -14,7 +14,7 @@ from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from interplay.train.grpo_loss import LOSS_AGG_MODES, LossConfig
-from interplay.train.rewards import REWARDS
+from interplay.train.rewards import REWARDS, VERIFY_MODES
 
 
 @dataclass
@@ -40,7 +40,7 @@ class RewardConfig:
     name: str = "outcome"  # outcome | mix | strict | gated
     alpha: Optional[float] = None  # weight of R_out (mix default 0.5, gated default 0.2)
     strict_zero: bool = False  # gated only: authors' zero_on_process_mismatch
-    verify_mode: str = "paper"  # paper | official_compat
+    verify_mode: Optional[str] = None  # paper | official_compat; None = the reward's own (gated: official_compat)
 
 
 @dataclass
@@ -122,6 +122,8 @@ def _check(c: RLConfig) -> None:
             raise ValueError(f"rl config: {msg}")
 
     need(c.reward.name in REWARDS, f"reward.name: must be one of {REWARDS}, got {c.reward.name!r}")
+    need(c.reward.verify_mode in (None, *VERIFY_MODES),
+         f"reward.verify_mode: must be one of {VERIFY_MODES}, got {c.reward.verify_mode!r}")
     need(c.loss_agg in LOSS_AGG_MODES, f"loss_agg: must be one of {LOSS_AGG_MODES}, got {c.loss_agg!r}")
     need(c.truncated in ("keep", "mask"), f"truncated: must be keep | mask, got {c.truncated!r}")
     need((c.prompts is None) != (len(c.data.sources) == 0), "give exactly one of `prompts` and `data.sources`")

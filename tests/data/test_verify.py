@@ -232,3 +232,47 @@ def test_mutations_on_generated_problems(p, rng):
         bad = p.solution[:m.start(1)] + str(int(m.group(1)) + 1) + p.solution[m.end(1):]
         r = verify(bad, p.graph)
         assert r.category == "value_mismatch" and r.n_value_mismatch == 1 and r.process_acc == (n - 1) / n
+
+
+# --- issue 9 item 4: paper-mode gaps (official_compat stays the authors' parser) ----------------------------
+
+
+def rename_all_letters(text: str, rng: random.Random) -> str:
+    """Consistently rename every variable letter, the unknown x included (another correct solution)."""
+    body, sep, tail = text.rpartition("Answer:")
+    used = sorted({m.group(0) for m in _LETTER.finditer(body)})
+    mapping = dict(zip(used, rng.sample(_POOL, len(used))))
+    return _LETTER.sub(lambda m: mapping.get(m.group(0), m.group(0)), body) + sep + tail
+
+
+def test_reverse_unknown_with_another_letter_is_solved():
+    rng = random.Random(9)
+    q = REV8.replace("x", "q")
+    assert " x" not in q and "as q;" in q
+    g = parse_solution(q).graph.by_name()
+    assert g[f"total number of schools in {C}"].value == 48 and g["elementary school in Oakbridge City"].value == 4
+    assert verify(q, record(REV8)).verified
+    for _ in range(30):
+        renamed = rename_all_letters(REV8, rng)
+        assert verify(renamed, record(REV8)).verified, renamed
+    # the authors' parser takes any letter too (it reads the unknown's value from its later assignment)
+    assert verify(q, record(REV8), "official_compat").answer_correct
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 20), st.sampled_from(["zoo", "teachers", "festival"]), st.integers(0, 10_000),
+       st.randoms(use_true_random=False))
+def test_generated_reverse_solutions_verify_under_any_letters(op, context, index, rng):
+    p = gen.generate(gen.GenConfig(op=op, mode="reverse", context=context), 4, index)
+    assert verify(rename_all_letters(p.solution, rng), p.graph).verified
+
+
+def test_juxtaposed_numbers_are_not_a_product():
+    r = parse_solution("Define a b as A; so A = 3 4. Answer: 4.")
+    assert r.graph.nodes[0].value == 4  # unevaluable: the last literal, as the authors' parser falls back
+    assert parse_solution("Define a b as A; so A = 3 4. Answer: 4.", "official_compat").graph.nodes[0].value == 4
+    # products that are written as such still evaluate
+    assert parse_solution("Define a b as A; so A = 3 * 4. Answer: 12.").graph.nodes[0].value == 12
+    assert parse_solution("Define a b as A; so A = (3)(4). Answer: 12.").graph.nodes[0].value == 12
+    r = parse_solution("Define a b as A; so A = 2. Define c d as B; so B = 3 A = 6. Answer: 6.")
+    assert r.graph.nodes[1].value == 6 and r.graph.nodes[1].parents == ("a b",)
