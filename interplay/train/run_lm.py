@@ -89,6 +89,8 @@ def _trainer(cfg: LMRunConfig, out: Path, steps: int):
     from pytorch_lightning.loggers import CSVLogger
     from pytorch_lightning.plugins.io import TorchCheckpointIO
 
+    from interplay.train.divergence import DivergenceGuard
+
     class AtomicCheckpointIO(TorchCheckpointIO):
         """A SIGKILL during a save must leave the previous last.ckpt intact."""
 
@@ -107,11 +109,12 @@ def _trainer(cfg: LMRunConfig, out: Path, steps: int):
         strategy = DDPStrategy(process_group_backend="gloo" if accelerator == "cpu" else "nccl")
     every = cfg.ckpt_every or max(1, steps // 10)
     ckpt = ModelCheckpoint(dirpath=out / "ckpt", every_n_train_steps=every, save_top_k=0, save_last=True)
+    guard = DivergenceGuard(cfg.kind, out / "ckpt" / "last.ckpt", lambda trainer, module: trainer.global_step)
     return pl.Trainer(
         accelerator=accelerator, devices=cfg.devices, strategy=strategy, precision=precision,
         max_steps=steps, max_epochs=1, accumulate_grad_batches=grad_accumulation(cfg),
         gradient_clip_val=cfg.grad_clip, gradient_clip_algorithm="norm",
-        callbacks=[ckpt, TQDMProgressBar(refresh_rate=max(1, grad_accumulation(cfg)))],
+        callbacks=[ckpt, TQDMProgressBar(refresh_rate=max(1, grad_accumulation(cfg))), guard],
         logger=CSVLogger(out, name="logs", version="run"), log_every_n_steps=cfg.log_every,
         plugins=[AtomicCheckpointIO()], use_distributed_sampler=False, num_sanity_val_steps=0,
         limit_val_batches=0, enable_model_summary=False, deterministic=accelerator == "cpu",
@@ -211,8 +214,13 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m interplay.train.run_lm CONFIG OUT_DIR [--resume]", file=sys.stderr)
         return 2
     os.environ[_LAUNCHED] = "1"  # this command line is what Lightning re-executes for the other DDP ranks
+    from interplay.train import Diverged
+
     try:
         run_lm(args[0], args[1], resume="--resume" in argv)
+    except Diverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except (RunError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -16,6 +16,7 @@ import torch
 from omegaconf import OmegaConf
 
 from interplay.io import atomic_dir, read_json, write_json
+from interplay.train.divergence import DivergenceGuard
 from interplay.train.grpo import GRPOModule, PromptMixture, write_rewards_csv
 from interplay.train.rl_config import load_rl_config, sources
 
@@ -72,6 +73,13 @@ class RLOutputs(pl.Callback):
         })
 
 
+def _guard(last: Path) -> DivergenceGuard:
+    """Stops the run at a non-finite loss, gradient norm, reward or KL; listed before RLCheckpoint so a
+    diverged step is never saved."""
+    return DivergenceGuard("rl", last, lambda trainer, module: module.rl_step,
+                           metrics=("reward", "kl", "loss", "grad_norm"))
+
+
 def _exclude_ids(paths: list[str]) -> frozenset[str]:
     from interplay.data.records import read_jsonl
 
@@ -108,7 +116,8 @@ def run_rl(cfg: Any, out_dir: str | os.PathLike, resume: bool = False) -> dict:
     trainer = pl.Trainer(accelerator=c.accelerator, devices=c.devices, strategy=strategy, precision=c.precision,
                          max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, use_distributed_sampler=False, num_sanity_val_steps=0,
-                         callbacks=[RLCheckpoint(ckpt_dir, c.ckpt_every_steps), RLOutputs(out)], deterministic=True)
+                         callbacks=[_guard(last), RLCheckpoint(ckpt_dir, c.ckpt_every_steps), RLOutputs(out)],
+                         deterministic=True)
     trainer.fit(module, ckpt_path=str(last) if resume and last.exists() else None)
 
     return read_json(out / "metrics.json")
