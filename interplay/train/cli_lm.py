@@ -98,7 +98,7 @@ def _run(kind: str, config: Path, out: Optional[Path], resume: bool, dry_run: bo
         m = run_lm(cfg, out_dir, resume=resume)
     except Diverged as e:
         _fail(str(e), code=1)
-    except (RunError, ValueError, FileNotFoundError) as e:
+    except (RunError, ValueError, OSError) as e:
         _fail(str(e))
     if m:
         typer.echo(f"{kind} done: {m['steps']} steps, {m['tokens']:,} tokens, final loss {m['final_loss']:.4f}, "
