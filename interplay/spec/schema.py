@@ -23,6 +23,24 @@ class SpecError(ValueError):
     """A spec or profile is malformed; the message is one line naming the file and the key."""
 
 
+def knob(default: Any = None, *, factory: Any = None, gt: float | None = None, ge: float | None = None,
+         le: float | None = None) -> Any:
+    """A numeric field with its allowed range (`gt` / `ge` lower bound, `le` upper bound), checked at load time for
+    the value or, for lists and dicts, every element (`interplay.spec.load.check_ranges`; None values pass)."""
+    meta = {"range": {k: v for k, v in (("gt", gt), ("ge", ge), ("le", le)) if v is not None}}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def range_text(rng: dict) -> str:
+    """{'ge': 0, 'le': 1} -> 'in [0, 1]'; {'gt': 0} -> '> 0'."""
+    if "le" in rng:
+        lo = f"[{rng['ge']:g}" if "ge" in rng else f"({rng['gt']:g}"
+        return f"in {lo}, {rng['le']:g}]"
+    return f"> {rng['gt']:g}" if "gt" in rng else f">= {rng['ge']:g}"
+
+
 # ---------------------------------------------------------------------------------------------- spec parts
 
 
@@ -31,11 +49,11 @@ class Mix:
     """One data component: ops of `bands`, `weight` of the whole, spread over `contexts` (weights)."""
 
     bands: List[str] = field(default_factory=list)
-    weight: float = 1.0
+    weight: float = knob(1.0, gt=0)
     # Split the band's ops into len(split) consecutive chunks with these shares (paper: 20/30/50 over 2-4/5-7/8-10).
-    split: Optional[List[float]] = None
+    split: Optional[List[float]] = knob(None, ge=0)
     # Context shares; None = A/B/C equally (the paper's 33/33/33 mix).
-    contexts: Optional[Dict[str, float]] = None
+    contexts: Optional[Dict[str, float]] = knob(None, ge=0)
 
 
 @dataclass
@@ -59,7 +77,7 @@ class TokenizerSpec:
 class Budget:
     """Fixed compute split (paper §5, Eq. 1-2): mid-training gets (1-beta)T, RL gets beta T."""
 
-    beta: float = 1.0
+    beta: float = knob(1.0, ge=0, le=1)  # each run kind narrows it further (interplay.spec.load._check)
 
 
 @dataclass
@@ -80,7 +98,7 @@ class MidtrainSpec:
 @dataclass
 class Reward:
     name: str = "outcome"  # outcome | mix | strict | gated
-    alpha: float = 1.0  # weight of R_out in mix/gated (Eq. 3)
+    alpha: float = knob(1.0, ge=0, le=1)  # weight of R_out in mix/gated (Eq. 3)
 
 
 @dataclass
@@ -95,12 +113,12 @@ class RLSpec:
 class Operand:
     arm: str = ""
     metric: str = "strict"  # strict | answer | false_positive | reward
-    k: int = 1
+    k: int = knob(1, ge=1)  # at most the `paper` profile's eval.n (interplay.spec.load._check_k)
     band: Optional[str] = None
     at: str = "all"  # all | top
     context: Optional[str] = None
     testset: Optional[str] = None  # None: the finding's evaluate.testset
-    last: int = 5  # reward: mean of the last `last` logged steps
+    last: int = knob(5, ge=1)  # reward: mean of the last `last` logged steps
 
 
 @dataclass
@@ -121,7 +139,7 @@ class Claim:
     lhs: Operand = field(default_factory=Operand)
     rhs: Optional[Operand] = None
     value: Optional[float] = None
-    margin: float = 0.0
+    margin: float = knob(0.0, ge=0)
     paper: PaperRef = field(default_factory=PaperRef)
 
 
@@ -169,70 +187,70 @@ class Departure:
 @dataclass
 class DataCfg:
     render: str = "compact"  # paper | compact
-    max_distractors: Optional[int] = None
-    modulus: Optional[int] = None
-    number_range: int = 5
-    mode_weights: Dict[str, float] = field(default_factory=lambda: {"forward": 0.5, "reverse": 0.5})
+    max_distractors: Optional[int] = knob(None, ge=0)
+    modulus: Optional[int] = knob(None, ge=2)
+    number_range: int = knob(5, ge=1)
+    mode_weights: Dict[str, float] = knob(factory=lambda: {"forward": 0.5, "reverse": 0.5}, ge=0)
 
 
 @dataclass
 class TokenizerCfg:
     kind: str = "word"  # bpe | word
-    vocab_size: int = 2200
-    sample_per_op: int = 200  # problems per (op, context) the tokenizer is trained on
+    vocab_size: int = knob(2200, gt=0)
+    sample_per_op: int = knob(200, gt=0)  # problems per (op, context) the tokenizer is trained on
 
 
 @dataclass
 class LMCfg:
     """Next-token training (pre- or mid-training)."""
 
-    tokens: int = 0  # pre-training token budget (mid-training uses the compute budget)
-    seq_len: int = 2048
-    batch_tokens: int = 524_288
-    micro_batch_size: int = 64  # sequences per forward (memory only; batch_tokens fixes the optimizer batch)
+    tokens: int = knob(0, ge=0)  # pre-training token budget, > 0 there (mid-training uses the compute budget)
+    seq_len: int = knob(2048, gt=0)
+    batch_tokens: int = knob(524_288, gt=0)
+    micro_batch_size: int = knob(64, gt=0)  # sequences per forward (memory only; batch_tokens fixes the optimizer batch)
     packing: str = "docs"  # docs: whole documents padded per window (authors' FFD) | concat: chopped stream
-    devices: int = 0  # data-parallel processes (0 = run_lm's auto: 2 DDP x 1 thread on CPU, 1 on GPU)
-    lr: float = 1e-4  # the authors' yaml for the paper base (the paper text says 2e-4)
-    min_lr: float = 3e-5
-    warmup_ratio: float = 0.05
-    weight_decay: float = 0.1
-    grad_clip: float = 1.0
-    log_every: int = 10
-    ckpt_every_steps: int = 500
+    devices: int = knob(0, ge=0)  # data-parallel processes (0 = run_lm's auto: 2 DDP x 1 thread on CPU, 1 on GPU)
+    lr: float = knob(1e-4, gt=0)  # the authors' yaml for the paper base (the paper text says 2e-4)
+    min_lr: float = knob(3e-5, ge=0)  # at most lr
+    warmup_ratio: float = knob(0.05, ge=0, le=1)
+    weight_decay: float = knob(0.1, ge=0)
+    grad_clip: float = knob(1.0, ge=0)
+    log_every: int = knob(10, gt=0)
+    ckpt_every_steps: int = knob(500, gt=0)
 
 
 @dataclass
 class RLCfg:
-    steps: int = 200
-    prompts_per_step: int = 1024
-    group_size: int = 6
-    mini_batches: int = 4  # 1024 / 256 (verl ppo_mini_batch_size)
-    pool: int = 204_800  # unique prompts per RL pool
-    lr: float = 1e-6
-    kl_coef: float = 1e-3
-    clip: float = 0.2
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_prompt_tokens: int = 1024
-    max_new_tokens: int = 1024
-    ckpt_every_steps: int = 20
+    steps: int = knob(200, gt=0)
+    prompts_per_step: int = knob(1024, gt=0)
+    group_size: int = knob(6, gt=0)
+    mini_batches: int = knob(4, gt=0)  # 1024 / 256 (verl ppo_mini_batch_size)
+    pool: int = knob(204_800, gt=0)  # unique prompts per RL pool
+    lr: float = knob(1e-6, gt=0)
+    kl_coef: float = knob(1e-3, ge=0)
+    clip: float = knob(0.2, ge=0, le=1)
+    temperature: float = knob(1.0, gt=0)
+    top_p: float = knob(1.0, gt=0, le=1)
+    max_prompt_tokens: int = knob(1024, gt=0)
+    max_new_tokens: int = knob(1024, gt=0)
+    ckpt_every_steps: int = knob(20, gt=0)
     accelerator: str = "cpu"  # cpu | gpu
     precision: str = "32-true"  # 32-true | bf16-mixed
 
 
 @dataclass
 class BudgetCfg:
-    total_tokens: float = 2.097152e9  # T of paper §5 (100 full-RL steps, Table 3 row 2.10B)
+    total_tokens: float = knob(2.097152e9, gt=0)  # T of paper §5 (100 full-RL steps, Table 3 row 2.10B)
 
 
 @dataclass
 class EvalCfg:
-    problems_per_op: int = 200
-    n: int = 128
-    ks: List[int] = field(default_factory=lambda: [1, 2, 4, 8, 16, 32, 64, 128])
-    temperature: float = 0.7
-    top_p: float = 1.0
-    max_new_tokens: int = 1024
+    problems_per_op: int = knob(200, gt=0)
+    n: int = knob(128, gt=0)
+    ks: List[int] = knob(factory=lambda: [1, 2, 4, 8, 16, 32, 64, 128], ge=1)
+    temperature: float = knob(0.7, ge=0)  # 0 = greedy
+    top_p: float = knob(1.0, gt=0, le=1)
+    max_new_tokens: int = knob(1024, gt=0)
     mode: str = "paper"  # verification mode: paper | official_compat
 
 
@@ -263,6 +281,6 @@ class Params:
     """params.yaml: the profile choice and the few global knobs (`dvc exp run -S profile=ci`)."""
 
     profile: str = "cpu"
-    seed: int = 0
-    threads: int = 1  # torch threads per process for stages; not part of any run's identity
+    seed: int = knob(0, ge=0)
+    threads: int = knob(1, gt=0)  # torch threads per process for stages; not part of any run's identity
     overrides: Overrides = field(default_factory=Overrides)
