@@ -21,13 +21,18 @@ import torch
 
 from interplay.train import Diverged
 
-__all__ = ["Diverged", "DivergenceGuard"]
+__all__ = ["Diverged", "DivergenceGuard", "optimizer_steps"]
 
 
 def _norm(tensors: list[torch.Tensor]) -> torch.Tensor:
     if not tensors:
         return torch.zeros(())
     return torch.nn.utils.get_total_norm(tensors, norm_type=2.0)
+
+
+def optimizer_steps(trainer: pl.Trainer, module: pl.LightningModule) -> int:
+    """Completed optimizer steps (automatic optimization); a module-level function so the callback pickles."""
+    return trainer.global_step
 
 
 class DivergenceGuard(pl.Callback):

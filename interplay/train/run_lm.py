@@ -89,7 +89,7 @@ def _trainer(cfg: LMRunConfig, out: Path, steps: int):
     from pytorch_lightning.loggers import CSVLogger
     from pytorch_lightning.plugins.io import TorchCheckpointIO
 
-    from interplay.train.divergence import DivergenceGuard
+    from interplay.train.divergence import DivergenceGuard, optimizer_steps
 
     class AtomicCheckpointIO(TorchCheckpointIO):
         """A SIGKILL during a save must leave the previous last.ckpt intact."""
@@ -109,7 +109,7 @@ def _trainer(cfg: LMRunConfig, out: Path, steps: int):
         strategy = DDPStrategy(process_group_backend="gloo" if accelerator == "cpu" else "nccl")
     every = cfg.ckpt_every or max(1, steps // 10)
     ckpt = ModelCheckpoint(dirpath=out / "ckpt", every_n_train_steps=every, save_top_k=0, save_last=True)
-    guard = DivergenceGuard(cfg.kind, out / "ckpt" / "last.ckpt", lambda trainer, module: trainer.global_step)
+    guard = DivergenceGuard(cfg.kind, out / "ckpt" / "last.ckpt", optimizer_steps)
     return pl.Trainer(
         accelerator=accelerator, devices=cfg.devices, strategy=strategy, precision=precision,
         max_steps=steps, max_epochs=1, accumulate_grad_batches=grad_accumulation(cfg),
