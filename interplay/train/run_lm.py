@@ -123,6 +123,7 @@ def _trainer(cfg: LMRunConfig, out: Path, steps: int):
 
 
 _LAUNCHED = "INTERPLAY_RUN_LM_LAUNCHED"
+_DIVERGED_FILE = "INTERPLAY_RUN_LM_DIVERGED_FILE"  # set by _launch_ddp: where a rank reports a divergence
 
 
 def _launch_ddp(cfg: LMRunConfig, out: Path, resume: bool) -> dict:
@@ -137,7 +138,15 @@ def _launch_ddp(cfg: LMRunConfig, out: Path, resume: bool) -> dict:
     with atomic_path(cfg_path) as tmp:
         OmegaConf.save(OmegaConf.structured(cfg), tmp)
     cmd = [sys.executable, "-m", "interplay.train.run_lm", str(cfg_path), str(out)] + (["--resume"] if resume else [])
-    r = subprocess.run(cmd, env={**os.environ, _LAUNCHED: "1"})
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:  # the ranks leave a divergence message here instead of printing it
+        diverged = Path(d) / "diverged"
+        r = subprocess.run(cmd, env={**os.environ, _LAUNCHED: "1", _DIVERGED_FILE: str(diverged)})
+        if r.returncode != 0 and diverged.is_file():
+            from interplay.train import Diverged
+
+            raise Diverged(diverged.read_text().strip())
     if r.returncode != 0:
         raise RunError(f"DDP run failed (exit {r.returncode}); its error is printed above")
     from interplay.io import read_json
@@ -219,7 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_lm(args[0], args[1], resume="--resume" in argv)
     except Diverged as e:
-        print(f"error: {e}", file=sys.stderr)
+        if os.environ.get(_DIVERGED_FILE):  # the launching process reports it, once
+            Path(os.environ[_DIVERGED_FILE]).write_text(f"{e}\n")
+        else:
+            print(f"error: {e}", file=sys.stderr)
         return 1
     except (RunError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -40,12 +40,13 @@ def _all_finite(state: dict) -> bool:
     return all(torch.isfinite(v).all() for v in state.values() if torch.is_tensor(v) and v.is_floating_point())
 
 
-@pytest.mark.slow  # tokenizer, shards and a training subprocess: ~30 s on the shared cores
-def test_pretrain_at_lr_1e4_stops_and_keeps_the_last_finite_checkpoint(tmp_path):
+@pytest.mark.slow  # tokenizer, shards and a training subprocess: ~30 s (DDP ~90 s) on the shared cores
+@pytest.mark.parametrize("devices", [1, 2], ids=["1proc", "ddp2"])
+def test_pretrain_at_lr_1e4_stops_and_keeps_the_last_finite_checkpoint(tmp_path, devices):
     tok, shards, _ = make_data(tmp_path, budget=20_000)
     cfg = dict(kind="pretrain", tokenizer=str(tok), shards=str(shards), model="ci", token_budget=12 * 512,
-               tokens_per_step=512, seq_len=64, micro_batch_size=4, lr=1e4, min_lr=1e3, warmup_ratio=0.2,
-               threads=1, devices=1, ckpt_every=1, log_every=1)
+               tokens_per_step=512, seq_len=64, micro_batch_size=4 // devices, lr=1e4, min_lr=1e3, warmup_ratio=0.2,
+               threads=1, devices=devices, ckpt_every=1, log_every=1)
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg))
     out = tmp_path / "out"
     r = _cli("train", "pretrain", tmp_path / "run.yaml", "--out", out)
