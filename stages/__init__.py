@@ -52,9 +52,15 @@ def load(argv: list[str], kind: str | tuple[str, ...]) -> dict:
 
 
 def main(kind: str | tuple[str, ...], fn: Callable[[dict], object], argv: list[str] | None = None) -> None:
+    from interplay.train import Diverged
+
     cfg = load(sys.argv[1:] if argv is None else argv, kind)
     t0 = time.time()
-    fn(cfg)
+    try:
+        fn(cfg)
+    except Diverged as e:  # the stage fails with one line; DVC then runs nothing downstream
+        print(f"error: [{cfg['kind']}] {cfg['name']}: {e}", file=sys.stderr)
+        sys.exit(1)
     print(f"[{cfg['kind']}] {cfg['name']} done in {time.time() - t0:.1f}s -> {cfg['out']}", file=sys.stderr)
 
 

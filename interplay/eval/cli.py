@@ -114,5 +114,5 @@ def register(app: typer.Typer) -> None:
                                max_new_tokens=max_new_tokens, ks=_parse_ks(ks), seed=seed, out_dir=out, mode=mode,
                                bands=bands, batch_size=batch_size, nll=nll, device=device)
             _summary(metrics, out)
-        except (EvalError, ValueError, FileNotFoundError) as e:
+        except (EvalError, ValueError, OSError) as e:  # OSError: an unwritable --out, named by interplay.io
             _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)

@@ -124,8 +124,6 @@ def load_checkpoint(checkpoint_dir: str | os.PathLike, device: str | torch.devic
 
 
 def load_testsets(testsets: Sequence[str | os.PathLike]) -> list:
-    from interplay.data.records import load_problems
-
     if isinstance(testsets, (str, os.PathLike)):
         testsets = [testsets]
     if not testsets:
@@ -134,13 +132,55 @@ def load_testsets(testsets: Sequence[str | os.PathLike]) -> list:
     for ts in testsets:
         if not Path(ts).is_file():
             raise EvalError(f"test set {ts} not found")
-        try:
-            got = load_problems(ts)
-        except Exception as e:  # noqa: BLE001 - any malformed file is one clear error
-            raise EvalError(f"test set {ts}: cannot read records ({type(e).__name__}: {e})") from None
+        got = read_testset(ts)
         if not got:
             raise EvalError(f"test set {ts} has no problems")
         problems.extend(got)
+    return problems
+
+
+# Fields a test-set record must have, with their types (official schema and ours); optional ones are typed when set.
+_REQUIRED = {"problem": str, "question": str, "solution": str, "op": int}
+_OPTIONAL = {"id": str, "template": str, "mode": str, "render": str, "answer": int, "graph": dict}
+_TYPE_NAMES = {str: "a string", int: "an integer", dict: "an object"}
+
+
+def read_testset(path: str | os.PathLike) -> list:
+    """Problems of one JSONL(.gz) test set; a malformed row is an EvalError naming the file and its line."""
+    from interplay.data.records import problem_from_record
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    problems = []
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            lines = list(f)
+    except (OSError, UnicodeDecodeError) as e:
+        raise EvalError(f"test set {path}: cannot read ({type(e).__name__}: {e})") from None
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"test set {path}, line {no}"
+        try:
+            rec = json.loads(line.strip())
+        except json.JSONDecodeError as e:
+            raise EvalError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(rec, dict):
+            raise EvalError(f"{where}: expected a JSON object, got {type(rec).__name__}")
+        for key, typ in {**_REQUIRED, **_OPTIONAL}.items():
+            value = rec.get(key)
+            if value is None and key in _OPTIONAL:
+                continue
+            if key not in rec:
+                raise EvalError(f"{where}: required field `{key}` is missing")
+            if not isinstance(value, typ) or isinstance(value, bool):
+                raise EvalError(f"{where}: `{key}` must be {_TYPE_NAMES[typ]}, got {json.dumps(value)[:40]}")
+        for key in ("problem", "question"):
+            if not rec[key].strip():
+                raise EvalError(f"{where}: `{key}` is empty")
+        try:
+            problems.append(problem_from_record(rec))
+        except Exception as e:  # noqa: BLE001 - any malformed row is one clear error
+            raise EvalError(f"{where}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
     return problems
 
 

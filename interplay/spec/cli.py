@@ -215,12 +215,23 @@ def validate(profile: ProfileOpt = None) -> None:
                 kinds[r.kind] = kinds.get(r.kind, 0) + 1
             detail = ", ".join(f"{n} {k}" for k, n in kinds.items())
             typer.echo(f"ok  {p}: {len(res.specs.findings)} findings, {len(res.runs)} runs ({detail})")
+            clamped = _clamped(res)
+            if clamped:
+                typer.echo(f"    {p}: {clamped} claim operands ask for k > eval.n = {res.profile.eval.n} and are "
+                           f"evaluated at k = {res.profile.eval.n} (reports print `paper k=...`)")
         stale_dvc, stale = sync(root, check=True)
     except SpecError as e:
         _fail(str(e))
     if stale_dvc or stale:
         typer.echo(f"note: dvc.yaml{' (stale)' if stale_dvc else ''} / {len(stale)} config files out of date: "
                    "run `interplay pipeline`")
+
+
+def _clamped(res) -> int:
+    """Claim operands whose k the profile's eval.n cannot reach (resolve clamps them to n, keeping `k_spec`)."""
+    ops = [op for r in res.runs.values() if r.kind == "claims" for c in r.config["claims"]
+           for op in (c["lhs"], c["rhs"]) if op]
+    return sum(op.get("k_spec", op["k"]) != op["k"] for op in ops)
 
 
 @spec_app.command("show")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from interplay.spec.schema import (BANDS, CLAIM_KINDS, CONTEXTS, METRICS, MODES, REWARDS, RUN_SECTIONS, Operand,
-                                   Params, Profile, SpecError, SpecFile)
+                                   Params, Profile, SpecError, SpecFile, range_text)
 from interplay.train.rewards import VERIFY_MODES
 
 RUN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -58,6 +59,48 @@ def _locate(data: Any, e: OmegaConfBaseException) -> str | None:
     return (exact or hits or [None])[0]
 
 
+def check_ranges(obj: Any, where: str, prefix: str = "", origin: dict[str, tuple[str, str]] | None = None) -> None:
+    """Every `knob` field of a typed spec/profile/params object within its range (schema.knob), recursively.
+
+    `origin` maps a dotted key to the file and key it really came from (params.yaml overrides)."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            check_ranges(v, where, f"{prefix}.{k}" if prefix else str(k), origin)
+        return
+    if isinstance(obj, list):
+        for i, v in enumerate(obj):
+            check_ranges(v, where, f"{prefix}[{i}]", origin)
+        return
+    if not dataclasses.is_dataclass(obj):
+        return
+    for f in dataclasses.fields(obj):
+        key, value = f"{prefix}.{f.name}" if prefix else f.name, getattr(obj, f.name)
+        rng = f.metadata.get("range")
+        if rng:
+            items = (value.items() if isinstance(value, dict) else
+                     ((f"[{i}]", v) for i, v in enumerate(value)) if isinstance(value, list) else [("", value)])
+            for sub, v in items:
+                if v is None or _within(v, rng):
+                    continue
+                full = f"{key}{sub}" if not sub or sub.startswith("[") else f"{key}.{sub}"
+                file, shown = (origin or {}).get(full, (where, full))
+                got = f"{v:g}" if isinstance(v, float) else repr(v)
+                raise SpecError(f"{file}: {shown}: must be {range_text(rng)}, got {got}")
+        check_ranges(value, where, key, origin)
+
+
+def _within(v: float, rng: dict) -> bool:
+    return (("gt" not in rng or v > rng["gt"]) and ("ge" not in rng or v >= rng["ge"])
+            and ("le" not in rng or v <= rng["le"]))  # NaN is within nothing
+
+
+def _dotted(d: Any, prefix: str = "") -> list[str]:
+    """The dotted leaf keys of a nested mapping."""
+    if not isinstance(d, dict):
+        return [prefix]
+    return [k for key, v in d.items() for k in _dotted(v, f"{prefix}.{key}" if prefix else str(key))]
+
+
 def _read_yaml(path: Path) -> Any:
     if not path.is_file():
         raise SpecError(f"{path}: file not found")
@@ -71,7 +114,9 @@ def _read_yaml(path: Path) -> Any:
 
 def load_params(root: Path = Path(".")) -> Params:
     path = root / "params.yaml"
-    return _typed(Params, _read_yaml(path) if path.exists() else {}, str(path))
+    params = _typed(Params, _read_yaml(path) if path.exists() else {}, str(path))
+    check_ranges(params, str(path))
+    return params
 
 
 def list_profiles(root: Path = Path(".")) -> list[str]:
@@ -86,6 +131,16 @@ def load_profile(name: str, root: Path = Path("."), overrides: dict | None = Non
     if overrides:  # params.yaml `overrides.profile` (e.g. `dvc exp run -S +overrides.profile.rl.steps=5`)
         data = OmegaConf.to_container(OmegaConf.merge(OmegaConf.create(data), OmegaConf.create(overrides)))
     prof: Profile = _typed(Profile, data, str(path))
+    origin = {k: (str(root / "params.yaml"), f"overrides.profile.{k}") for k in _dotted(overrides or {})}
+    if prof.pretrain.tokens <= 0:  # (mid-training's budget comes from budget.total_tokens)
+        file, shown = origin.get("pretrain.tokens", (str(path), "pretrain.tokens"))
+        raise SpecError(f"{file}: {shown}: must be > 0, got {prof.pretrain.tokens!r}")
+    check_ranges(prof, str(path), origin=origin)
+    for key in ("pretrain", "midtrain"):
+        lm = getattr(prof, key)
+        if lm.min_lr > lm.lr:
+            file, shown = origin.get(f"{key}.min_lr", (str(path), f"{key}.min_lr"))
+            raise SpecError(f"{file}: {shown}: must be at most {key}.lr ({lm.lr:g}), got {lm.min_lr:g}")
     if prof.name != name:
         raise SpecError(f"{path}: name: profile file declares name {prof.name!r}, expected {name!r}")
     for band in BANDS:
@@ -131,19 +186,40 @@ def load_specs(root: Path = Path(".")) -> Specs:
     specs = Specs()
     for path in sorted((root / SPEC_DIR).glob("*.yaml")):
         spec: SpecFile = _typed(SpecFile, _read_yaml(path), str(path))
+        if spec.finding is None and not any(getattr(spec, section) for section in RUN_SECTIONS):
+            raise SpecError(f"{path}: empty spec: a spec file defines a `finding` or runs "
+                            f"({', '.join(RUN_SECTIONS)}); delete the file to drop it")
+        check_ranges(spec, str(path))
         specs.files[path.stem], specs.paths[path.stem] = spec, path
         for section in RUN_SECTIONS:
             for name, run in getattr(spec, section).items():
                 if not RUN_NAME.match(name):
                     raise SpecError(f"{path}: {section}.{name}: run names are identifiers ([A-Za-z_][A-Za-z0-9_]*)")
                 if name in specs.runs:
-                    other = specs.paths[specs.runs[name][1]]
-                    raise SpecError(f"{path}: {section}.{name}: run {name!r} is already defined in {other}")
+                    first = specs.paths[specs.runs[name][1]]
+                    # blame the file edited last: that is where the duplicate was just added
+                    new, old = (path, first) if path.stat().st_mtime >= first.stat().st_mtime else (first, path)
+                    raise SpecError(f"{new}: {section}.{name}: run {name!r} is already defined in {old}")
                 specs.runs[name] = (section, path.stem, run)
     if not specs.files:
         raise SpecError(f"{root / SPEC_DIR}: no spec files found")
     _check(specs)
+    _check_k(specs, root)
     return specs
+
+
+def _check_k(specs: Specs, root: Path) -> None:
+    """A claim's pass@k needs k <= n samples; smaller profiles evaluate min(k, n) (reported as `paper k=`), but a k
+    beyond the `paper` profile's n could never be evaluated as specified."""
+    if not (root / PROFILE_DIR / "paper.yaml").is_file():
+        return
+    n = load_profile("paper", root).eval.n
+    for stem, spec in specs.files.items():
+        for i, c in enumerate(spec.claims):
+            for side, op in (("lhs", c.lhs), ("rhs", c.rhs)):
+                if op is not None and op.metric != "reward" and op.k > n:
+                    raise SpecError(f"{specs.paths[stem]}: claims[{i}].{side}.k: {op.k} exceeds the paper profile's "
+                                    f"eval.n = {n} samples per problem (pass@k needs k <= n)")
 
 
 def _check(specs: Specs) -> None:
@@ -174,14 +250,10 @@ def _check(specs: Specs) -> None:
                     raise err(f"{key}[{i}].bands", "needs at least one band")
                 for j, b in enumerate(m.bands):
                     band(f"{key}[{i}].bands[{j}]", b)
-                if m.weight <= 0:
-                    raise err(f"{key}[{i}].weight", "must be > 0")
                 for c, w in (m.contexts or {}).items():
                     if c not in CONTEXTS:
                         raise err(f"{key}[{i}].contexts.{c}", f"unknown context (known: {', '.join(CONTEXTS)})")
-                    if w < 0:
-                        raise err(f"{key}[{i}].contexts.{c}", "must be >= 0")
-                if m.split is not None and (not m.split or min(m.split) < 0):
+                if m.split is not None and not m.split:
                     raise err(f"{key}[{i}].split", "must be a non-empty list of shares >= 0")
 
         for name, d in spec.datasets.items():
@@ -224,8 +296,6 @@ def _check(specs: Specs) -> None:
                 raise err(f"rl.{name}.prompts", f"dataset {r.prompts!r} is not an RL pool (purpose: rl)")
             if r.reward.name not in REWARDS:
                 raise err(f"rl.{name}.reward.name", f"unknown reward {r.reward.name!r} (known: {', '.join(REWARDS)})")
-            if not 0.0 <= r.reward.alpha <= 1.0:
-                raise err(f"rl.{name}.reward.alpha", "must be in [0, 1]")
             if r.reward.verify_mode not in (None, *VERIFY_MODES):
                 raise err(f"rl.{name}.reward.verify_mode", f"must be one of {', '.join(VERIFY_MODES)}")
             if r.budget is not None and not 0.0 < r.budget.beta <= 1.0:
@@ -283,8 +353,6 @@ def _check_operand(spec: SpecFile, key: str, op: Operand, err, band, kinds) -> N
         raise err(f"{key}.at", "`at: top` needs a band")
     if op.context is not None and op.context not in CONTEXTS:
         raise err(f"{key}.context", f"unknown context {op.context!r} (known: {', '.join(CONTEXTS)})")
-    if op.k < 1:
-        raise err(f"{key}.k", "must be >= 1")
     testsets = {spec.evaluate.testset, *spec.evaluate.extra}
     if op.testset is not None and op.testset not in testsets:
         raise err(f"{key}.testset", f"{op.testset!r} is not evaluated by this finding ({', '.join(sorted(testsets))})")

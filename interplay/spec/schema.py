@@ -23,6 +23,24 @@ class SpecError(ValueError):
     """A spec or profile is malformed; the message is one line naming the file and the key."""
 
 
+def knob(default: Any = None, *, factory: Any = None, gt: float | None = None, ge: float | None = None,
+         le: float | None = None) -> Any:
+    """A numeric field with its allowed range (`gt` / `ge` lower bound, `le` upper bound), checked at load time for
+    the value or, for lists and dicts, every element (`interplay.spec.load.check_ranges`; None values pass)."""
+    meta = {"range": {k: v for k, v in (("gt", gt), ("ge", ge), ("le", le)) if v is not None}}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def range_text(rng: dict) -> str:
+    """{'ge': 0, 'le': 1} -> 'in [0, 1]'; {'gt': 0} -> '> 0'."""
+    if "le" in rng:
+        lo = f"[{rng['ge']:g}" if "ge" in rng else f"({rng['gt']:g}"
+        return f"in {lo}, {rng['le']:g}]"
+    return f"> {rng['gt']:g}" if "gt" in rng else f">= {rng['ge']:g}"
+
+
 # ---------------------------------------------------------------------------------------------- spec parts
 
 
@@ -31,11 +49,11 @@ class Mix:
     """One data component: ops of `bands`, `weight` of the whole, spread over `contexts` (weights)."""
 
     bands: List[str] = field(default_factory=list)  # bands whose ops this component covers
-    weight: float = 1.0  # share of the whole mix
+    weight: float = knob(1.0, gt=0)  # share of the whole mix
     # Split the band's ops into len(split) consecutive chunks with these shares (paper: 20/30/50 over 2-4/5-7/8-10).
-    split: Optional[List[float]] = None
+    split: Optional[List[float]] = knob(None, ge=0)
     # Context shares; None = A/B/C equally (the paper's 33/33/33 mix).
-    contexts: Optional[Dict[str, float]] = None
+    contexts: Optional[Dict[str, float]] = knob(None, ge=0)
 
 
 @dataclass
@@ -59,7 +77,7 @@ class TokenizerSpec:
 class Budget:
     """Fixed compute split (paper §5, Eq. 1-2): mid-training gets (1-beta)T, RL gets beta T."""
 
-    beta: float = 1.0  # RL share of the budget: 0 = full mid-training, 1 = full RL (Table 3)
+    beta: float = knob(1.0, ge=0, le=1)  # each run kind narrows it further (interplay.spec.load._check)
 
 
 @dataclass
@@ -80,7 +98,7 @@ class MidtrainSpec:
 @dataclass
 class Reward:
     name: str = "outcome"  # outcome | mix | strict | gated
-    alpha: float = 1.0  # weight of R_out in mix/gated (Eq. 3)
+    alpha: Optional[float] = knob(None, ge=0, le=1)  # weight of R_out in mix/gated (Eq. 3); None = the reward's default
     verify_mode: Optional[str] = None  # paper | official_compat; None = the reward's own (gated: official_compat)
 
 
@@ -96,12 +114,12 @@ class RLSpec:
 class Operand:
     arm: str = ""  # an arm of the finding
     metric: str = "strict"  # strict | answer | false_positive | reward
-    k: int = 1  # pass@k; capped at the profile's eval.n
+    k: int = knob(1, ge=1)  # at most the `paper` profile's eval.n (interplay.spec.load._check_k)
     band: Optional[str] = None  # None: every op of the test set
     at: str = "all"  # all | top
     context: Optional[str] = None  # None: all contexts
     testset: Optional[str] = None  # None: the finding's evaluate.testset
-    last: int = 5  # reward: mean of the last `last` logged steps
+    last: int = knob(5, ge=1)  # reward: mean of the last `last` logged steps
 
 
 @dataclass
@@ -122,7 +140,7 @@ class Claim:
     lhs: Operand = field(default_factory=Operand)  # left statistic
     rhs: Optional[Operand] = None  # right statistic; None: compare lhs with `value`
     value: Optional[float] = None  # the constant when rhs is None (a share in [0, 1])
-    margin: float = 0.0  # greater/less: the required gap; other kinds: a tolerance
+    margin: float = knob(0.0, ge=0)  # greater/less: the required gap; other kinds: a tolerance
     paper: PaperRef = field(default_factory=PaperRef)  # the paper's numbers, for the report
 
 
@@ -170,70 +188,70 @@ class Departure:
 @dataclass
 class DataCfg:
     render: str = "compact"  # paper | compact
-    max_distractors: Optional[int] = None  # cap on distractor sentences (None = all, as the authors)
-    modulus: Optional[int] = None  # None = no modulus (the authors' mod=-1)
-    number_range: int = 5  # literals are 1..number_range-1
-    mode_weights: Dict[str, float] = field(default_factory=lambda: {"forward": 0.5, "reverse": 0.5})
+    max_distractors: Optional[int] = knob(None, ge=0)  # cap on distractor sentences (None = all, as the authors)
+    modulus: Optional[int] = knob(None, ge=2)  # None = no modulus (the authors' mod=-1)
+    number_range: int = knob(5, ge=1)  # literals are 1..number_range-1
+    mode_weights: Dict[str, float] = knob(factory=lambda: {"forward": 0.5, "reverse": 0.5}, ge=0)
 
 
 @dataclass
 class TokenizerCfg:
     kind: str = "word"  # bpe | word
-    vocab_size: int = 2200  # entries, including the 10 specials
-    sample_per_op: int = 200  # problems per (op, context) the tokenizer is trained on
+    vocab_size: int = knob(2200, gt=0)  # entries, including the 10 specials
+    sample_per_op: int = knob(200, gt=0)  # problems per (op, context) the tokenizer is trained on
 
 
 @dataclass
 class LMCfg:
     """Next-token training (pre- or mid-training)."""
 
-    tokens: int = 0  # pre-training token budget (mid-training uses the compute budget)
-    seq_len: int = 2048  # tokens per training window
-    batch_tokens: int = 524_288  # tokens per optimizer step (global)
-    micro_batch_size: int = 64  # sequences per forward (memory only; batch_tokens fixes the optimizer batch)
+    tokens: int = knob(0, ge=0)  # pre-training token budget, > 0 there (mid-training uses the compute budget)
+    seq_len: int = knob(2048, gt=0)  # tokens per training window
+    batch_tokens: int = knob(524_288, gt=0)  # tokens per optimizer step (global)
+    micro_batch_size: int = knob(64, gt=0)  # sequences per forward (memory only; batch_tokens fixes the optimizer batch)
     packing: str = "docs"  # docs: whole documents padded per window (authors' FFD) | concat: chopped stream
-    devices: int = 0  # data-parallel processes (0 = run_lm's auto: 2 DDP x 1 thread on CPU, 1 on GPU)
-    lr: float = 1e-4  # the authors' yaml for the paper base (the paper text says 2e-4)
-    min_lr: float = 3e-5  # cosine floor (`cosine_with_min_lr`)
-    warmup_ratio: float = 0.05  # share of steps in linear warmup
-    weight_decay: float = 0.1  # AdamW
-    grad_clip: float = 1.0  # max grad norm
-    log_every: int = 10  # steps between logged rows
-    ckpt_every_steps: int = 500  # optimizer steps between resumable checkpoints
+    devices: int = knob(0, ge=0)  # data-parallel processes (0 = run_lm's auto: 2 DDP x 1 thread on CPU, 1 on GPU)
+    lr: float = knob(1e-4, gt=0)  # the authors' yaml for the paper base (the paper text says 2e-4)
+    min_lr: float = knob(3e-5, ge=0)  # at most lr
+    warmup_ratio: float = knob(0.05, ge=0, le=1)  # share of steps in linear warmup
+    weight_decay: float = knob(0.1, ge=0)  # AdamW
+    grad_clip: float = knob(1.0, ge=0)  # max grad norm
+    log_every: int = knob(10, gt=0)  # steps between logged rows
+    ckpt_every_steps: int = knob(500, gt=0)  # optimizer steps between resumable checkpoints
 
 
 @dataclass
 class RLCfg:
-    steps: int = 200  # rollout steps of a run without a compute budget
-    prompts_per_step: int = 1024  # B, global
-    group_size: int = 6  # G rollouts per prompt
-    mini_batches: int = 4  # 1024 / 256 (verl ppo_mini_batch_size)
-    pool: int = 204_800  # unique prompts per RL pool
-    lr: float = 1e-6  # AdamW, constant
-    kl_coef: float = 1e-3  # k3 KL in the loss
-    clip: float = 0.2  # ratio clip ε
-    temperature: float = 1.0  # rollout sampling
-    top_p: float = 1.0  # rollout sampling
-    max_prompt_tokens: int = 1024  # longer prompts are dropped
-    max_new_tokens: int = 1024  # rollout length cap
-    ckpt_every_steps: int = 20  # rollout steps between resumable checkpoints
+    steps: int = knob(200, gt=0)  # rollout steps of a run without a compute budget
+    prompts_per_step: int = knob(1024, gt=0)  # B, global
+    group_size: int = knob(6, gt=0)  # G rollouts per prompt
+    mini_batches: int = knob(4, gt=0)  # 1024 / 256 (verl ppo_mini_batch_size)
+    pool: int = knob(204_800, gt=0)  # unique prompts per RL pool
+    lr: float = knob(1e-6, gt=0)  # AdamW, constant
+    kl_coef: float = knob(1e-3, ge=0)  # k3 KL in the loss
+    clip: float = knob(0.2, ge=0, le=1)  # ratio clip ε
+    temperature: float = knob(1.0, gt=0)  # rollout sampling
+    top_p: float = knob(1.0, gt=0, le=1)  # rollout sampling
+    max_prompt_tokens: int = knob(1024, gt=0)  # longer prompts are dropped
+    max_new_tokens: int = knob(1024, gt=0)  # rollout length cap
+    ckpt_every_steps: int = knob(20, gt=0)  # rollout steps between resumable checkpoints
     accelerator: str = "cpu"  # cpu | gpu
     precision: str = "32-true"  # 32-true | bf16-mixed
 
 
 @dataclass
 class BudgetCfg:
-    total_tokens: float = 2.097152e9  # T of paper §5 (100 full-RL steps, Table 3 row 2.10B)
+    total_tokens: float = knob(2.097152e9, gt=0)  # T of paper §5 (100 full-RL steps, Table 3 row 2.10B)
 
 
 @dataclass
 class EvalCfg:
-    problems_per_op: int = 200  # test problems per (op, context)
-    n: int = 128  # samples per problem
-    ks: List[int] = field(default_factory=lambda: [1, 2, 4, 8, 16, 32, 64, 128])  # pass@k reported (k <= n)
-    temperature: float = 0.7  # sampling
-    top_p: float = 1.0  # sampling
-    max_new_tokens: int = 1024  # completion length cap
+    problems_per_op: int = knob(200, gt=0)  # test problems per (op, context)
+    n: int = knob(128, gt=0)  # samples per problem
+    ks: List[int] = knob(factory=lambda: [1, 2, 4, 8, 16, 32, 64, 128], ge=1)  # pass@k reported (k <= n)
+    temperature: float = knob(0.7, ge=0)  # 0 = greedy
+    top_p: float = knob(1.0, gt=0, le=1)  # sampling
+    max_new_tokens: int = knob(1024, gt=0)  # completion length cap
     mode: str = "paper"  # verification mode: paper | official_compat
 
 
@@ -264,6 +282,6 @@ class Params:
     """params.yaml: the profile choice and the few global knobs (`dvc exp run -S profile=ci`)."""
 
     profile: str = "cpu"  # specs/profiles/<profile>.yaml
-    seed: int = 0  # root of every run's seed
-    threads: int = 1  # torch threads per process for stages; not part of any run's identity
+    seed: int = knob(0, ge=0)  # root of every run's seed
+    threads: int = knob(1, gt=0)  # torch threads per process for stages; not part of any run's identity
     overrides: Overrides = field(default_factory=Overrides)  # ad-hoc changes, e.g. `dvc exp run -S`

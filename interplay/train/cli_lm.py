@@ -8,9 +8,9 @@ from typing import Optional
 import typer
 
 
-def _fail(msg: str) -> None:
+def _fail(msg: str, code: int = 2) -> None:
     typer.echo(f"error: {msg}", err=True)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 def describe(cfg) -> str:
@@ -91,11 +91,14 @@ def _run(kind: str, config: Path, out: Optional[Path], resume: bool, dry_run: bo
     out_dir = out or (Path(cfg.out_dir) if cfg.out_dir else None) or (Path(stage_out) if stage_out else None)
     if out_dir is None:
         _fail("no output directory: pass --out or set out_dir in the config")
+    from interplay.train import Diverged
     from interplay.train.run_lm import RunError, run_lm
 
     try:
         m = run_lm(cfg, out_dir, resume=resume)
-    except (RunError, ValueError, FileNotFoundError) as e:
+    except Diverged as e:
+        _fail(str(e), code=1)
+    except (RunError, ValueError, OSError) as e:
         _fail(str(e))
     if m:
         typer.echo(f"{kind} done: {m['steps']} steps, {m['tokens']:,} tokens, final loss {m['final_loss']:.4f}, "

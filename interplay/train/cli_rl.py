@@ -9,9 +9,9 @@ from typing import List, Optional
 import typer
 
 
-def _fail(msg: str) -> None:
+def _fail(msg: str, code: int = 2) -> None:
     typer.echo(f"error: {msg}", err=True)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 def budget_rows(profile: str | None, root: Path = Path("."), *, total_tokens: list[float] | None = None,
@@ -95,6 +95,7 @@ def register(train_app: typer.Typer, root_app: typer.Typer) -> None:
         body = raw["rl"] if isinstance(raw.get("rl"), dict) else {k: v for k, v in raw.items() if k != "out"}
         if out_dir is None:
             _fail("no output directory: pass --out or set `out` in the config")
+        from interplay.train import Diverged
         from interplay.train.rl_config import load_rl_config
         from interplay.train.run_rl import run_rl
 
@@ -104,6 +105,8 @@ def register(train_app: typer.Typer, root_app: typer.Typer) -> None:
             _fail(f"{config}: {e}")
         try:
             m = run_rl(body, out_dir, resume=resume)
+        except Diverged as e:
+            _fail(str(e), code=1)
         except (ValueError, FileNotFoundError, OSError) as e:
             _fail(str(e))
         typer.echo(f"rl done: {m['steps']} steps, reward {m['reward_first']} -> {m['reward_last']}, "

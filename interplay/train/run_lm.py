@@ -89,6 +89,8 @@ def _trainer(cfg: LMRunConfig, out: Path, steps: int):
     from pytorch_lightning.loggers import CSVLogger
     from pytorch_lightning.plugins.io import TorchCheckpointIO
 
+    from interplay.train.divergence import DivergenceGuard, optimizer_steps
+
     class AtomicCheckpointIO(TorchCheckpointIO):
         """A SIGKILL during a save must leave the previous last.ckpt intact."""
 
@@ -107,11 +109,12 @@ def _trainer(cfg: LMRunConfig, out: Path, steps: int):
         strategy = DDPStrategy(process_group_backend="gloo" if accelerator == "cpu" else "nccl")
     every = cfg.ckpt_every or max(1, steps // 10)
     ckpt = ModelCheckpoint(dirpath=out / "ckpt", every_n_train_steps=every, save_top_k=0, save_last=True)
+    guard = DivergenceGuard(cfg.kind, out / "ckpt" / "last.ckpt", optimizer_steps)
     return pl.Trainer(
         accelerator=accelerator, devices=cfg.devices, strategy=strategy, precision=precision,
         max_steps=steps, max_epochs=1, accumulate_grad_batches=grad_accumulation(cfg),
         gradient_clip_val=cfg.grad_clip, gradient_clip_algorithm="norm",
-        callbacks=[ckpt, TQDMProgressBar(refresh_rate=max(1, grad_accumulation(cfg)))],
+        callbacks=[ckpt, TQDMProgressBar(refresh_rate=max(1, grad_accumulation(cfg))), guard],
         logger=CSVLogger(out, name="logs", version="run"), log_every_n_steps=cfg.log_every,
         plugins=[AtomicCheckpointIO()], use_distributed_sampler=False, num_sanity_val_steps=0,
         limit_val_batches=0, enable_model_summary=False, deterministic=accelerator == "cpu",
@@ -120,6 +123,7 @@ def _trainer(cfg: LMRunConfig, out: Path, steps: int):
 
 
 _LAUNCHED = "INTERPLAY_RUN_LM_LAUNCHED"
+_DIVERGED_FILE = "INTERPLAY_RUN_LM_DIVERGED_FILE"  # set by _launch_ddp: where a rank reports a divergence
 
 
 def _launch_ddp(cfg: LMRunConfig, out: Path, resume: bool) -> dict:
@@ -134,7 +138,15 @@ def _launch_ddp(cfg: LMRunConfig, out: Path, resume: bool) -> dict:
     with atomic_path(cfg_path) as tmp:
         OmegaConf.save(OmegaConf.structured(cfg), tmp)
     cmd = [sys.executable, "-m", "interplay.train.run_lm", str(cfg_path), str(out)] + (["--resume"] if resume else [])
-    r = subprocess.run(cmd, env={**os.environ, _LAUNCHED: "1"})
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:  # the ranks leave a divergence message here instead of printing it
+        diverged = Path(d) / "diverged"
+        r = subprocess.run(cmd, env={**os.environ, _LAUNCHED: "1", _DIVERGED_FILE: str(diverged)})
+        if r.returncode != 0 and diverged.is_file():
+            from interplay.train import Diverged
+
+            raise Diverged(diverged.read_text().strip())
     if r.returncode != 0:
         raise RunError(f"DDP run failed (exit {r.returncode}); its error is printed above")
     from interplay.io import read_json
@@ -209,8 +221,16 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m interplay.train.run_lm CONFIG OUT_DIR [--resume]", file=sys.stderr)
         return 2
     os.environ[_LAUNCHED] = "1"  # this command line is what Lightning re-executes for the other DDP ranks
+    from interplay.train import Diverged
+
     try:
         run_lm(args[0], args[1], resume="--resume" in argv)
+    except Diverged as e:
+        if os.environ.get(_DIVERGED_FILE):  # the launching process reports it, once
+            Path(os.environ[_DIVERGED_FILE]).write_text(f"{e}\n")
+        else:
+            print(f"error: {e}", file=sys.stderr)
+        return 1
     except (RunError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

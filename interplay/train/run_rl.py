@@ -16,6 +16,7 @@ import torch
 from omegaconf import OmegaConf
 
 from interplay.io import read_json, write_json
+from interplay.train.divergence import Diverged, DivergenceGuard
 from interplay.train.grpo import GRPOModule, PromptMixture, write_rewards_csv
 from interplay.train.rl_config import load_rl_config, sources
 
@@ -70,6 +71,24 @@ class RLOutputs(pl.Callback):
         })
 
 
+def _guard(last: Path) -> DivergenceGuard:
+    """Stops the run at a non-finite loss, gradient norm, reward or KL; listed before RLCheckpoint so a
+    diverged step is never saved."""
+    return DivergenceGuard("rl", last, _rl_steps, metrics=("reward", "kl", "loss", "grad_norm"))
+
+
+def _rl_steps(trainer, module) -> int:  # module level: DDP spawn pickles the callbacks
+    return module.rl_step
+
+
+def _reraise_divergence(worker_traceback: str) -> None:
+    """Raise the `Diverged` a DDP worker raised (its one-line message), if that is what ended it."""
+    prefix = f"{Diverged.__module__}.{Diverged.__qualname__}: "
+    lines = [line for line in worker_traceback.splitlines() if line.startswith(prefix)]
+    if lines:
+        raise Diverged(lines[-1][len(prefix):]) from None
+
+
 def _exclude_ids(paths: list[str]) -> frozenset[str]:
     from interplay.data.records import read_jsonl
 
@@ -106,7 +125,12 @@ def run_rl(cfg: Any, out_dir: str | os.PathLike, resume: bool = False) -> dict:
     trainer = pl.Trainer(accelerator=c.accelerator, devices=c.devices, strategy=strategy, precision=c.precision,
                          max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, use_distributed_sampler=False, num_sanity_val_steps=0,
-                         callbacks=[RLCheckpoint(ckpt_dir, c.ckpt_every_steps), RLOutputs(out)], deterministic=True)
-    trainer.fit(module, ckpt_path=str(last) if resume and last.exists() else None)
+                         callbacks=[_guard(last), RLCheckpoint(ckpt_dir, c.ckpt_every_steps), RLOutputs(out)],
+                         deterministic=True)
+    try:
+        trainer.fit(module, ckpt_path=str(last) if resume and last.exists() else None)
+    except torch.multiprocessing.ProcessRaisedException as e:  # DDP spawn: a worker's exception arrives as text
+        _reraise_divergence(str(e))
+        raise
 
     return read_json(out / "metrics.json")

@@ -79,3 +79,27 @@ def test_errors(ckpt, tmp_path):
     one_line_error(runner.invoke(app, ["eval", model, "--testset", ts, "--ks", "1,x", "--out", str(tmp_path / "o")]),
                    "--ks")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("bad, needle", [
+    (lambda r: dict(r, problem=None), "`problem` must be a string, got null"),
+    (lambda r: {k: v for k, v in r.items() if k != "solution"}, "required field `solution` is missing"),
+    (lambda r: dict(r, op="3"), '`op` must be an integer, got "3"'),
+    (lambda r: dict(r, question=" "), "`question` is empty"),
+    (lambda r: json.dumps(r)[:-1], "not valid JSON"),
+    (lambda r: [r], "expected a JSON object, got list"),
+    (lambda r: dict(r, graph=None, solution="no steps here"), "cannot derive a gold graph"),
+])
+@pytest.mark.parametrize("gz", [False, True], ids=["jsonl", "gz"])
+def test_bad_test_set_row_names_file_and_line(ckpt, tmp_path, bad, needle, gz):
+    import gzip
+
+    rows = [json.loads(line) for line in (ckpt / "a.jsonl").read_text().splitlines()]
+    rows[2] = bad(rows[2])
+    text = "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows)
+    path = tmp_path / ("t.jsonl.gz" if gz else "t.jsonl")
+    path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
+    res = runner.invoke(app, ["eval", str(ckpt / "model"), "--testset", str(path), "--out", str(tmp_path / "o")])
+    one_line_error(res, f"error: test set {path}, line 3: ")
+    assert needle in res.stderr
+    assert not (tmp_path / "o").exists()

@@ -84,6 +84,8 @@ def test_outputs_and_metric_names(world, tmp_path):
     te = [float(x["token_equivalents"]) for x in r]
     assert 0 < te[0] < te[1] == pytest.approx(m["token_equivalents"], rel=1e-6)
     assert m["samples"] == 2 * 4 * 4 and (tmp_path / "metrics.json").is_file()
+    assert {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "model").iterdir()} == \
+        {p.name: 0o644 for p in (tmp_path / "model").iterdir()}  # safetensors writes 0600; artifacts are 0644
 
 
 @pytest.mark.slow
