@@ -102,6 +102,23 @@ def resolve_mix(profile: Profile, mixes: list[Mix]) -> list[dict]:
     return comps
 
 
+def add_edge_share(profile: Profile, comps: list[dict], share: float) -> list[dict]:
+    """Give `share` of the mixture to the edge band's ops that `comps` lack, spread over the contexts (and mode
+    weights) in proportion to the context weights of `comps`; the other components keep their relative weights."""
+    covered = {op for c in comps for op in c["ops"]}
+    missing = [op for op in band_ops(profile, "edge") if op not in covered]
+    if share <= 0 or not missing:
+        return comps
+    ctx: dict[str, float] = {}
+    for c in comps:
+        ctx[c["context"]] = ctx.get(c["context"], 0.0) + c["weight"]
+    total = sum(ctx.values())
+    out = [dict(c, weight=round(c["weight"] * (1 - share), 12)) for c in comps]
+    out += [{"ops": missing, "weight": round(share * w / total, 12), "context": c,
+             "mode_weights": dict(profile.data.mode_weights)} for c, w in ctx.items()]
+    return out
+
+
 def _chunks(ops: list[int], n: int) -> list[list[int]]:
     """Consecutive near-equal chunks (2..10 in 3 -> 2-4, 5-7, 8-10, as the paper's easy/medium/hard)."""
     q, r = divmod(len(ops), n)
@@ -193,7 +210,10 @@ class _Resolver:
     def _lm_body(self, name: str, kind: str, spec, tokens: int, lm_cfg, tokenizer: str, init: str | None) -> dict:
         out = self.art(kind, name)
         seed = stable_seed(self.params.seed, kind, name)
-        corpus = {"components": resolve_mix(self.p, spec.mix), "token_budget": int(tokens), "seed": seed,
+        comps = resolve_mix(self.p, spec.mix)
+        if kind == "pretrain":
+            comps = add_edge_share(self.p, comps, self.p.pretrain.edge_share)
+        corpus = {"components": comps, "token_budget": int(tokens), "seed": seed,
                   "render": self.p.data.render, "max_distractors": self.p.data.max_distractors,
                   "exclude": [self.art("data", x) for x in spec.exclude]}
         # `lm` is interplay.train.config.LMRunConfig (run_lm's typed config); the stage adds `threads`.

@@ -206,6 +206,9 @@ class LMCfg:
     """Next-token training (pre- or mid-training)."""
 
     tokens: int = knob(0, ge=0)  # pre-training token budget, > 0 there (mid-training uses the compute budget)
+    # Pre-training only: share of tokens on edge-band ops that the spec's mix does not already cover, spread over the
+    # mix's contexts (0 = the paper: the base never sees an edge op; App. A.7 varies a related share)
+    edge_share: float = knob(0.0, ge=0, le=0.5)
     seq_len: int = knob(2048, gt=0)  # tokens per training window
     batch_tokens: int = knob(524_288, gt=0)  # tokens per optimizer step (global)
     micro_batch_size: int = knob(64, gt=0)  # sequences per forward (memory only; batch_tokens fixes the optimizer batch)

@@ -105,3 +105,33 @@ def test_mix_helpers():
     comps = resolve_mix(prof, [Mix(bands=["id"], weight=0.2, contexts={"zoo": 1}),
                                Mix(bands=["edge"], weight=0.8, contexts={"zoo": 1})])
     assert [(c["ops"], c["weight"]) for c in comps] == [([2, 3, 4], 0.2), ([5, 6], 0.8)]
+
+
+def test_edge_share_adds_only_missing_edge_ops():
+    from interplay.spec.resolve import add_edge_share
+    from interplay.spec.schema import Mix
+
+    prof = resolve("ci", ROOT).profile  # edge = 5-6
+    comps = resolve_mix(prof, [Mix(bands=["id"], split=[0.2, 0.8], contexts={"zoo": 3, "teachers": 1})])
+    assert add_edge_share(prof, comps, 0.0) == comps
+    out = add_edge_share(prof, comps, 0.1)
+    assert abs(sum(c["weight"] for c in out) - 1.0) < 1e-9
+    added = out[len(comps):]
+    assert [c["ops"] for c in added] == [[5, 6], [5, 6]]
+    assert {c["context"]: c["weight"] for c in added} == pytest.approx({"zoo": 0.075, "teachers": 0.025})
+    assert [c["weight"] for c in out[:len(comps)]] == pytest.approx([0.9 * c["weight"] for c in comps])
+    # a mix that already covers the edge band (the context bases) is left alone
+    full = resolve_mix(prof, [Mix(bands=["id", "edge", "hard"], contexts={"zoo": 1})])
+    assert add_edge_share(prof, full, 0.1) == full
+    # through the resolver: the §3 base gets the share, a mid-training run does not
+    from interplay.spec.load import load_params
+
+    params = load_params(ROOT)
+    params.overrides.profile = {"pretrain": {"edge_share": 0.05}}
+    runs = resolve("ci", ROOT, params=params).runs
+    base_ops = {op for c in runs["base"].config["corpus"]["components"] for op in c["ops"]}
+    assert {5, 6} <= base_ops
+    edge_w = sum(c["weight"] for c in runs["base"].config["corpus"]["components"] if c["ops"] == [5, 6])
+    assert edge_w == pytest.approx(0.05)
+    plain = resolve("ci", ROOT).runs
+    assert plain["mid_full"].config["corpus"] == runs["mid_full"].config["corpus"]
