@@ -16,7 +16,10 @@ How a batch is run:
 * sampling: logits / T, optional top-k / top-p, then inverse-CDF sampling with one uniform per row (exact,
   and far cheaper on CPU than a random number per vocabulary entry). The log-prob stored for each token is
   log_softmax(logits / T) (untruncated, as TRL/verl compute it); T = 0 is greedy and stores log_softmax(logits).
-Deterministic for a given seed, batch_size and device: all randomness comes from one torch.Generator.
+Randomness: sample j of a prompt draws its t-th token with the t-th uniform of its own stream, seeded by
+(seed, the prompt's key), so which batch, call or worker process draws a sample never changes its random
+numbers; the result is bitwise reproducible for the same seed, batch composition and device (other batch
+compositions change only floating-point rounding of the logits).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -88,20 +92,20 @@ def _filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tens
 _BLOCK = 64  # vocabulary block of the two-level inverse-CDF draw
 
 
-def _draw(z: torch.Tensor, gen: torch.Generator, return_norm: bool = False):
-    """One token per row from softmax(z) [B, V] by inverse-CDF sampling with a single uniform per row (drawing
-    B×V numbers for a Gumbel/exponential race costs more than a small model's whole forward pass on CPU).
-    Two levels (block masses, then within the chosen block) so the sequential cumsum runs over V/64 + 64
+def _draw(z: torch.Tensor, u: torch.Tensor, return_norm: bool = False):
+    """One token per row from softmax(z) [B, V] by inverse-CDF sampling with the row's uniform u [B] in [0, 1)
+    (drawing B×V numbers for a Gumbel/exponential race costs more than a small model's whole forward pass on
+    CPU). Two levels (block masses, then within the chosen block) so the sequential cumsum runs over V/64 + 64
     entries instead of V."""
     B, V = z.shape
-    zmax = z.max(-1, keepdim=True).values
+    zmax = z.amax(-1, keepdim=True)
     pad = (-V) % _BLOCK
     zp = F.pad(z, (0, pad), value=float("-inf")) if pad else z
     e = (zp - zmax).exp_().view(B, -1, _BLOCK)  # [B, nb, blk]
     mass = e.sum(-1)  # [B, nb]
     cmass = mass.cumsum(-1)
     total = cmass[:, -1:]
-    u = torch.rand(total.shape, generator=gen, device=z.device, dtype=e.dtype) * total  # [B, 1]
+    u = u.to(e.dtype)[:, None] * total  # [B, 1]
     blk = torch.searchsorted(cmass, u, right=True).clamp_(max=cmass.shape[1] - 1)  # [B, 1]
     u = u - (cmass.gather(1, blk) - mass.gather(1, blk))  # remaining mass inside the block
     inner = e.gather(1, blk[:, :, None].expand(B, 1, _BLOCK))[:, 0].cumsum(-1)  # [B, blk]
@@ -271,8 +275,12 @@ def _rms(norm, x: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def sample(model, tokenizer, prompts: list[str], n: int, *, temperature: float = 1.0, top_p: float = 1.0,
            top_k: int = 0, max_new_tokens: int = 1024, stop: Sequence[str] | str | None = ("</answer>",),
-           seed: int = 0, batch_size: int = 256) -> Samples:
-    """Draw `n` completions for each prompt; see the module docstring for how and `Samples` for the result."""
+           seed: int = 0, batch_size: int = 256, prompt_keys: Sequence[int] | None = None) -> Samples:
+    """Draw `n` completions for each prompt; see the module docstring for how and `Samples` for the result.
+
+    `prompt_keys` (default: each prompt's position in `prompts`) names each prompt's random stream: callers that
+    split one set of prompts over several calls or processes pass the prompts' global indices, so a prompt's
+    samples do not depend on which call or worker drew them."""
     if isinstance(prompts, str) or not isinstance(prompts, (list, tuple)):
         raise ValueError("prompts must be a list of strings")
     if not prompts:
@@ -289,6 +297,9 @@ def sample(model, tokenizer, prompts: list[str], n: int, *, temperature: float =
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    keys = list(range(len(prompts))) if prompt_keys is None else [int(k) for k in prompt_keys]
+    if len(keys) != len(prompts):
+        raise ValueError(f"prompt_keys has {len(keys)} entries for {len(prompts)} prompts")
     n, top_k = int(n), max(int(top_k), 0)  # top_k <= 0 (official −1) means off
 
     eos_id = _special_id(tokenizer, "eos_token_id", "[EOS]")
@@ -310,11 +321,13 @@ def sample(model, tokenizer, prompts: list[str], n: int, *, temperature: float =
     was_training = model.training
     model.eval()
     dec = _Decoder(model)
-    gen = torch.Generator(device=dec.device)
-    gen.manual_seed(int(seed))
     stop_t = torch.tensor(single_stop, dtype=torch.long, device=dec.device)
 
     N = len(prompts) * n
+    # sample j of prompt p draws its t-th token with uniforms[p * n + j, t]: one stream per (seed, prompt key)
+    uniforms = None if temperature == 0 else torch.cat(
+        [torch.rand((n, max_new_tokens), generator=torch.Generator().manual_seed(stream_seed(seed, k)))
+         for k in keys]).to(dec.device)
     out_ids = torch.full((N, max_new_tokens), pad_id, dtype=torch.long)
     out_lp = torch.zeros((N, max_new_tokens), dtype=torch.float32)
     out_len = torch.zeros(N, dtype=torch.long)
@@ -322,7 +335,8 @@ def sample(model, tokenizer, prompts: list[str], n: int, *, temperature: float =
     try:
         for s0 in range(0, N, batch_size):
             rows = torch.arange(s0, min(N, s0 + batch_size))
-            ids, lp, length, fin = _run_batch(dec, prompt_ids, rows, n, gen, temperature, top_k, top_p,
+            u = None if uniforms is None else uniforms[s0: s0 + rows.numel()]
+            ids, lp, length, fin = _run_batch(dec, prompt_ids, rows, n, u, temperature, top_k, top_p,
                                               max_new_tokens, stop_t, multi_stop, pad_id)
             T = ids.shape[1]
             out_ids[rows, :T], out_lp[rows, :T], out_len[rows], out_fin[rows] = ids, lp, length, fin
@@ -338,9 +352,10 @@ def sample(model, tokenizer, prompts: list[str], n: int, *, temperature: float =
                    texts=texts)
 
 
-def _run_batch(dec: _Decoder, prompt_ids, rows, n, gen, temperature, top_k, top_p, max_new_tokens, stop_t,
+def _run_batch(dec: _Decoder, prompt_ids, rows, n, uniforms, temperature, top_k, top_p, max_new_tokens, stop_t,
                multi_stop, pad_id):
-    """Sample the global sample indices `rows` (prompt-major). Returns ids/logprobs [R, T], lengths, finished."""
+    """Sample the global sample indices `rows` (prompt-major) with their uniforms [R, max_new_tokens] (None when
+    greedy). Returns ids/logprobs [R, T], lengths, finished."""
     dev, dt = dec.device, dec.dtype
     pidx = (rows // n).tolist()
     uniq = sorted(set(pidx))
@@ -381,7 +396,8 @@ def _run_batch(dec: _Decoder, prompt_ids, rows, n, gen, temperature, top_k, top_
     alive = torch.arange(R, device=dev)  # batch row → index in this call's outputs
     done, n_done = torch.zeros(R, dtype=torch.bool, device=dev), 0  # per batch row: finished, not yet dropped
     for t in range(max_new_tokens):
-        nxt, lp = _next_token(dec, hidden, temperature, top_k, top_p, gen)
+        u = None if uniforms is None else uniforms[:, t].index_select(0, alive)
+        nxt, lp = _next_token(dec, hidden, temperature, top_k, top_p, u)
         out_ids[:, t].index_put_((alive,), nxt)  # (a column view: no scalar index tensor per step)
         out_lp[:, t].index_put_((alive,), lp)
 
@@ -419,7 +435,7 @@ def _run_batch(dec: _Decoder, prompt_ids, rows, n, gen, temperature, top_k, top_
     return out_ids[:, :T].cpu(), out_lp[:, :T].cpu(), length.cpu(), fin.cpu()
 
 
-def _next_token(dec: _Decoder, hidden, temperature, top_k, top_p, gen) -> tuple[torch.Tensor, torch.Tensor]:
+def _next_token(dec: _Decoder, hidden, temperature, top_k, top_p, u) -> tuple[torch.Tensor, torch.Tensor]:
     """Next token per row and its log-prob under log_softmax(logits / T) (T = 0: greedy, log_softmax(logits))."""
     if temperature == 0:
         logp = torch.log_softmax(dec.logits(hidden), -1)
@@ -430,10 +446,17 @@ def _next_token(dec: _Decoder, hidden, temperature, top_k, top_p, gen) -> tuple[
     else:
         z = dec.logits(hidden) / temperature
     if top_k or top_p < 1.0:
-        nxt = _draw(_filter_logits(z, top_k, top_p), gen)
+        nxt = _draw(_filter_logits(z, top_k, top_p), u)
         return nxt, z.gather(1, nxt[:, None])[:, 0] - torch.logsumexp(z, -1)
-    nxt, log_total, zmax = _draw(z, gen, return_norm=True)
+    nxt, log_total, zmax = _draw(z, u, return_norm=True)
     return nxt, z.gather(1, nxt[:, None])[:, 0] - zmax - log_total
+
+
+def stream_seed(seed: int, key: int) -> int:
+    """A 64-bit seed for the random stream of prompt `key` under run seed `seed` (well mixed, so nearby seeds and
+    keys give unrelated streams)."""
+    state = np.random.SeedSequence([int(seed) % 2**64, int(key) % 2**64]).generate_state(1, np.uint64)
+    return int(state[0])
 
 
 def _compact(cache: torch.Tensor, keep: torch.Tensor, used: int) -> torch.Tensor:
