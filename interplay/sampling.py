@@ -89,6 +89,9 @@ def _filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tens
     return logits
 
 
+# CPU flash attention that also returns the log-sum-exp (a private ATen op; None where this torch lacks it)
+_FLASH_CPU = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+
 _BLOCK = 64  # vocabulary block of the two-level inverse-CDF draw
 
 
@@ -129,6 +132,7 @@ class _Layout:
     n_max: int  # most rows of one prompt
     grp: torch.Tensor  # [R] row's index in the padded [U * n_max] grouping
     prefix_bias: torch.Tensor  # [R, 1, 1, P0] additive mask over the prompt columns (left padding → -inf)
+    prompt_bias: torch.Tensor  # [U, 1, 1, P0] the same per prompt
     dense: bool  # every prompt has exactly n_max rows, in order: the grouping is a plain reshape
 
     @staticmethod
@@ -141,14 +145,18 @@ class _Layout:
                                                                                             float("-inf"))
         grp = slot * n_max + rank
         dense = slot.numel() == n_prompts * n_max  # sorted rows with equal counts: grp is the identity
-        return _Layout(slot, n_prompts, n_max, grp, bias.index_select(0, slot)[:, None, None], dense)
+        return _Layout(slot, n_prompts, n_max, grp, bias.index_select(0, slot)[:, None, None], bias[:, None, None],
+                       dense)
 
 
 class _Decoder:
     """The HF Qwen2 forward pass, re-expressed over a preallocated cache [layers, 2, B, Hkv, S, D].
 
     Weights are read from the model's own modules at construction (so a model that GRPO has just updated is
-    sampled as it is now), with q/k/v and gate/up fused into one matmul each to cut per-step kernel calls."""
+    sampled as it is now), with q/k/v and gate/up fused into one matmul each to cut per-step kernel calls, and
+    stored transposed ([in, out], contiguous): a plain x @ W runs 10-20 % faster than F.linear at these sizes.
+    Decode attention on CPU uses the fused flash kernel twice (shared prompt block, own suffix) and merges the
+    two by their log-sum-exp; elsewhere it runs the same math with matmuls and one softmax."""
 
     def __init__(self, model):
         cfg = model.config
@@ -169,11 +177,12 @@ class _Decoder:
         self.layers = []
         for layer in layers:
             a, m = layer.self_attn, layer.mlp
-            w_qkv = torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight])
+            w_qkv = torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]).t().contiguous()
             b_qkv = torch.cat([_bias(a.q_proj), _bias(a.k_proj), _bias(a.v_proj)])
-            w_gu = torch.cat([m.gate_proj.weight, m.up_proj.weight])
-            self.layers.append((layer.input_layernorm, w_qkv, b_qkv, a.o_proj, layer.post_attention_layernorm,
-                                w_gu, m.down_proj, m.act_fn))
+            w_gu = torch.cat([m.gate_proj.weight, m.up_proj.weight]).t().contiguous()
+            self.layers.append((layer.input_layernorm, w_qkv, b_qkv, _t(a.o_proj), layer.post_attention_layernorm,
+                                w_gu, _t(m.down_proj), m.act_fn))
+        self.head = _t(model.lm_head)
         self.ffn = layers[0].mlp.gate_proj.out_features
 
     def rope(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -197,11 +206,11 @@ class _Decoder:
         H, Hkv, D = self.n_heads, self.n_kv, self.head_dim
         h = self.inner.embed_tokens(ids)
         for i, (ln1, w_qkv, b_qkv, o_proj, ln2, w_gu, down, act) in enumerate(self.layers):
-            qkv = F.linear(_rms(ln1, h), w_qkv, b_qkv).view(B, L, H + 2 * Hkv, D).transpose(1, 2)
+            qkv = _mm(_rms(ln1, h), w_qkv, b_qkv).view(B, L, H + 2 * Hkv, D).transpose(1, 2)
             qk = self._rot(qkv[:, : H + Hkv], cos, sin)  # RoPE on q and k heads in one go
-            h = h + o_proj(attend(i, qk[:, :H], qk[:, H:], qkv[:, H + Hkv:]))
-            gate, up = F.linear(_rms(ln2, h), w_gu).split(self.ffn, dim=-1)
-            h = h + down(act(gate) * up)
+            h = h + _mm(attend(i, qk[:, :H], qk[:, H:], qkv[:, H + Hkv:]), *o_proj)
+            gate, up = _mm(_rms(ln2, h), w_gu).split(self.ffn, dim=-1)
+            h = h + _mm(act(gate) * up, *down)
         return _rms(self.inner.norm, h[:, -1])
 
     def prefill_attend(self, pcache: torch.Tensor, mask: torch.Tensor):
@@ -223,6 +232,8 @@ class _Decoder:
         softmax. Reading the prompt K/V once for all the samples of a prompt is what makes decoding fast:
         attention over the cache is memory-bound."""
         U, G, D = lay.n_prompts, self.groups, self.head_dim
+        if _FLASH_CPU is not None and self.device.type == "cpu":
+            return self._decode_attend_flash(pcache, scache, t, lay)
 
         def attend(i, q, k, v):
             R = q.shape[0]
@@ -250,8 +261,41 @@ class _Decoder:
 
         return attend
 
+    def _decode_attend_flash(self, pcache, scache, t: int, lay: "_Layout"):
+        U, Hkv, G, D, n_max = lay.n_prompts, self.n_kv, self.groups, self.head_dim, lay.n_max
+
+        def attend(i, q, k, v):
+            R = q.shape[0]
+            scache[i, 0, :, :, t], scache[i, 1, :, :, t] = k[:, :, 0], v[:, :, 0]
+            q = q.reshape(R, Hkv, G, D)  # query heads grouped under their KV head; "length" G
+            o_s, l_s = _FLASH_CPU(q, scache[i, 0, :, :, : t + 1], scache[i, 1, :, :, : t + 1], scale=self.scaling)
+            qp = q if lay.dense else q.new_zeros((U * n_max, Hkv, G, D)).index_copy_(0, lay.grp, q)
+            qp = qp.view(U, n_max, Hkv, G, D).transpose(1, 2).reshape(U, Hkv, n_max * G, D)
+            o_p, l_p = _FLASH_CPU(qp, pcache[i, 0], pcache[i, 1], attn_mask=lay.prompt_bias, scale=self.scaling)
+            o_p = o_p.view(U, Hkv, n_max, G, D).transpose(1, 2).reshape(U * n_max, Hkv, G, D)
+            l_p = l_p.view(U, Hkv, n_max, G).transpose(1, 2).reshape(U * n_max, Hkv, G)
+            if not lay.dense:
+                o_p, l_p = o_p.index_select(0, lay.grp), l_p.index_select(0, lay.grp)
+            # softmax over [prompt | suffix] = the two partial softmaxes weighted by their shares of the mass
+            w = torch.sigmoid(l_p - l_s)[..., None]
+            return torch.lerp(o_s, o_p, w).reshape(R, 1, self.n_heads * D)
+
+        return attend
+
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.model.lm_head(hidden).float()
+        return _mm(hidden, *self.head).float()
+
+
+def _t(linear) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(weight transposed to [in, out] contiguous, bias or None) of an nn.Linear."""
+    return linear.weight.t().contiguous(), linear.bias
+
+
+def _mm(x: torch.Tensor, wt: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+    """x [..., in] @ wt [in, out] (+ b) as one 2-D BLAS call."""
+    x2 = x.reshape(-1, x.shape[-1])
+    y = torch.mm(x2, wt) if b is None else torch.addmm(b, x2, wt)
+    return y.view(*x.shape[:-1], wt.shape[1])
 
 
 def _bias(linear) -> torch.Tensor:

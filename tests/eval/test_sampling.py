@@ -116,7 +116,9 @@ def test_stop_token_ends_sequences(tok):
     stop_id = tok.convert_tokens_to_ids("</answer>")
     bias = torch.zeros(len(tok))
     bias[stop_id] = 2.5
-    model.lm_head.register_forward_hook(lambda m, i, o: o + bias)
+    head = torch.nn.Linear(model.config.hidden_size, len(tok), bias=True)  # a biased output layer
+    head.weight, head.bias = model.lm_head.weight, torch.nn.Parameter(bias)
+    model.lm_head = head
     s = sample(model, tok, PROMPTS, 8, temperature=1.0, max_new_tokens=30, seed=0, batch_size=7)
     L = s.completion_mask.sum(1)
     for i in range(len(s.texts)):
