@@ -400,7 +400,7 @@ def evaluate(checkpoint_dir: str | os.PathLike, testsets: Sequence[str | os.Path
     The problems are cut into chunks of one sampler batch (`batch_size // n` problems, longest prompts first,
     so a batch pads little), and each problem samples from its own random stream (keyed by its index in the
     test sets): the artifacts depend on the seed and the batch size, never on `workers`. `workers` > 1 runs
-    the chunks in that many processes (1 torch thread each, each loading the checkpoint); default
+    the chunks in that many processes (1 torch thread each; forked with the loaded model on Linux); default
     `default_workers(device)` for the default sampler, 1 for a stand-in. `sampler` defaults to
     `interplay.sampling.sample`; anything with its signature (including `prompt_keys`) can stand in (tests)."""
     if int(n) < 1:

@@ -130,6 +130,8 @@ class GRPOModule(pl.LightningModule):
         return torch.utils.data.DataLoader(_Steps(self), batch_size=None, num_workers=0)
 
     def on_fit_start(self):
+        if self.cfg.threads:  # in every rank (spawned DDP processes do not inherit the parent's setting)
+            torch.set_num_threads(self.cfg.threads)
         if self.ref is not None:
             self.ref.to(self.device)
 
@@ -195,9 +197,12 @@ class GRPOModule(pl.LightningModule):
 
         # 1. Rollouts (log-probs at T come from the sampler; eval mode, no grad).
         self.policy.eval()
+        # each prompt samples from its own stream keyed by its index in the step: the rollouts of a prompt do not
+        # depend on the rank (or the device count) that draws them
         s = sample(self.policy, self.tokenizer, [r["prompt"] for r in recs], c.group_size, temperature=c.temperature,
                    top_p=c.top_p, top_k=c.top_k, max_new_tokens=c.max_new_tokens, stop=tuple(c.stop),
-                   seed=(c.seed * 1_000_003 + step) * 64 + rank, batch_size=c.sample_batch_size)
+                   seed=c.seed * 1_000_003 + step, batch_size=c.sample_batch_size,
+                   prompt_keys=range(rank * per_rank, (rank + 1) * per_rank))
         self.policy.train()
         pidx = s.prompt_index.cpu()
         comp = s.completion_ids.cpu()
@@ -233,10 +238,14 @@ class GRPOModule(pl.LightningModule):
         rows_per_mb = n // n_mb
         sums = {"kl": 0.0, "clip_ratio": 0.0, "entropy": 0.0, "loss": 0.0, "tok": 0.0}
         grad_norms, old_diff = [], float("nan")
+        # Each loss is normalized by its mini-batch's totals over all ranks and scaled by the world size, so that
+        # DDP's gradient average equals the gradient of the whole (global) mini-batch's loss.
+        totals = self._reduce_sum([float(mask[m * rows_per_mb:(m + 1) * rows_per_mb].sum()) for m in range(n_mb)]
+                                  + [float(rows_per_mb)] * n_mb)
         for epoch in range(c.ppo_epochs):
             for m in range(n_mb):
                 lo, hi = m * rows_per_mb, (m + 1) * rows_per_mb
-                n_tokens, n_seqs = float(mask[lo:hi].sum()), float(hi - lo)
+                n_tokens, n_seqs = totals[m], totals[n_mb + m]
                 opt.zero_grad()
                 for a in range(lo, hi, mb_size):
                     b = min(a + mb_size, hi)
@@ -249,6 +258,7 @@ class GRPOModule(pl.LightningModule):
                         old_diff = d if old_diff != old_diff else max(old_diff, d)
                     loss, st = grpo_loss(logp, old, None if ref_logp is None else ref_logp[a:b, :tm].to(self.device),
                                          adv[a:b].to(self.device), mk, self.loss_cfg, n_tokens=n_tokens, n_seqs=n_seqs)
+                    loss = loss * world
                     self.manual_backward(loss)
                     tok = float(mk.sum())
                     sums["tok"] += tok
