@@ -458,6 +458,7 @@ def evaluate(checkpoint_dir: str | os.PathLike, testsets: Sequence[str | os.Path
             and not torch.cuda.is_available()
         if fork:
             _WORKER.update(model=model, tok=tok, sampler=sampler)
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # else HF tokenizers warns in every worker
         else:
             del model
         dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
