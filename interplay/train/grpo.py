@@ -277,23 +277,22 @@ class GRPOModule(pl.LightningModule):
         groups = pidx.unique()
         g_std = [rewards[pidx == g].std().item() if int((pidx == g).sum()) > 1 else 0.0 for g in groups]
         step_tokens = float(sum(len(p) for p in prompt_ids) + sum(lengths))
-        upd = max(sums["tok"], 1.0)
         loc = [float(rewards.sum()), float(n), float(sum(g_std)), float(len(groups)), frac_zero * len(groups),
-               float(sum(lengths)), float((~s.finished.cpu()).sum()), sums["kl"] / upd * n, sums["entropy"] / upd * n,
-               sums["clip_ratio"] / upd * n, float(sum(o.verified for o in outs)),
+               float(sum(lengths)), float((~s.finished.cpu()).sum()), sums["kl"], sums["entropy"],
+               sums["clip_ratio"], float(sum(o.verified for o in outs)),
                float(sum(o.answer_correct for o in outs)), step_tokens,
                float(sum(o.components["outcome"] for o in outs)), float(sum(o.components["process"] for o in outs)),
                sums["loss"] / max(n_mb * c.ppo_epochs, 1) * n, float(np.mean(grad_norms)) * n,
-               0.0 if old_diff != old_diff else old_diff]
+               0.0 if old_diff != old_diff else old_diff, sums["tok"]]
         tot = self._reduce_sum(loc)
-        N = max(tot[1], 1.0)
+        N, upd = max(tot[1], 1.0), max(tot[18], 1.0)  # kl, entropy, clip_ratio: means over all ranks' tokens
         self.cum_tokens += compute.rl_token_factor(self.gamma) * tot[12]
         elapsed = time.perf_counter() - t0
         self.rl_step = step + 1
         row = {"step": self.rl_step, "reward": tot[0] / N, "reward_std": tot[2] / max(tot[3], 1),
                "frac_reward_zero_std": tot[4] / max(tot[3], 1), "completions/mean_length": tot[5] / N,
-               "completions/clipped_ratio": tot[6] / N, "kl": tot[7] / N, "entropy": tot[8] / N,
-               "clip_ratio": tot[9] / N, "acc_strict": tot[10] / N, "acc_answer": tot[11] / N,
+               "completions/clipped_ratio": tot[6] / N, "kl": tot[7] / upd, "entropy": tot[8] / upd,
+               "clip_ratio": tot[9] / upd, "acc_strict": tot[10] / N, "acc_answer": tot[11] / N,
                "tokens_per_s": tot[12] / max(elapsed, 1e-9), "token_equivalents": self.cum_tokens,
                "rewards/outcome/mean": tot[13] / N, "rewards/process/mean": tot[14] / N, "loss": tot[15] / N,
                "grad_norm": tot[16] / N, "old_logprob_abs_diff": tot[17] / max(world, 1),

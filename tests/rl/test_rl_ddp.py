@@ -5,9 +5,10 @@ prompt samples from its own stream (keyed by its index in the step, not by rank)
 mini-batch's token count over all ranks, and here the 1-process run samples in batches of one rank's rows
 (`sample_batch_size`) and takes one mini-batch per step (with several, the mini-batches are rank-local slices,
 a different — equally valid — partition per device count). What differs is the order in which the micro-batch
-gradients are summed (DDP all-reduce vs one accumulation): about 1e-7 relative per step, so the tolerance is
-1e-5 relative on the per-step metrics and 1e-5 absolute on the final weights; any sampled token that differed
-would change a reward and break it by far more.
+gradients are summed (DDP all-reduce vs one accumulation): about 1e-7 relative in a step's gradient, which
+Adam turns into weight differences of ~1e-5 after 3 steps (it divides by the root of tiny second moments). So
+the tolerance is 1e-5 relative on the per-step metrics and 5e-5 absolute on the final weights (which move by
+~3e-3); a sampled token that differed, or a loss normalized per rank, breaks it by far more.
 """
 
 import csv
@@ -35,9 +36,9 @@ def test_two_processes_match_one(tmp_path):
     from interplay.train.run_rl import run_rl
 
     # op-2 problems warm-started to reward ≈ 0.5, so that advantages (and updates) are not all zero
-    init = make_world(tmp_path / "w", {"easy": records(2, 1, 32)}, train=records(2, 0, 300), warm_steps=200)
+    init = make_world(tmp_path / "w", {"easy": records(2, 1, 32)}, train=records(2, 0, 600), warm_steps=300)
     kw = dict(steps=3, prompts_per_step=4, group_size=4, mini_batches=1, micro_batch_samples=4,
-              sample_batch_size=8, max_new_tokens=24, lr=1e-3, kl_coef=1e-2, ckpt_every_steps=100)
+              sample_batch_size=8, max_new_tokens=64, lr=1e-3, kl_coef=1e-2, ckpt_every_steps=100)
     one = run_rl(rl_config(init, tmp_path / "w/easy.jsonl", devices=1, **kw), tmp_path / "one")
     two = run_rl(rl_config(init, tmp_path / "w/easy.jsonl", devices=2, **kw), tmp_path / "two")
     assert one["steps"] == two["steps"] == 3
@@ -50,4 +51,4 @@ def test_two_processes_match_one(tmp_path):
     init_w = load_file(init / "model.safetensors")
     assert max(float((w1[k] - init_w[k]).abs().max()) for k in w1) > 1e-4  # weights moved ...
     for k in w1:  # ... the same way in both runs
-        torch.testing.assert_close(w1[k], w2[k], rtol=0, atol=1e-5)
+        torch.testing.assert_close(w1[k], w2[k], rtol=0, atol=5e-5)
