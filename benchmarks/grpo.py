@@ -4,6 +4,9 @@ Both sides: the same HF Qwen2 checkpoint, the same B prompts (compact problems),
 the same max completion length (EOS-only stop), the same outcome reward, k3 KL to a reference (β = 1e-3),
 clip 0.2 and M optimizer steps (mini-batches) per rollout batch. A "step" is one rollout batch: generation,
 reward, reference/old log-probs and the M updates. We report the median over repeats after one warm-up.
+Ours runs twice: one process (the like-for-like comparison with TRL, both on one thread) and 2 DDP processes
+of one thread each with rank-local groups (the CPU default, `rl_config.auto_devices`), to show what the
+second core buys.
 
     .venv/bin/python benchmarks/grpo.py [--preset cpu] [--prompts 8] [--group 6] [--new-tokens 128] [--repeats 3]
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -43,18 +47,19 @@ def build(root: Path, preset: str, n_prompts: int):
     return recs
 
 
-def ours(root: Path, args) -> list[float]:
+def ours(root: Path, args, devices: int) -> list[float]:
     from interplay.train.run_rl import run_rl
 
     cfg = dict(init=str(root / "init"), prompts=str(root / "prompts.jsonl"), steps=args.repeats + 1,
                prompts_per_step=args.prompts, group_size=args.group, mini_batches=args.mini_batches,
                micro_batch_samples=args.prompts * args.group // args.mini_batches, lr=1e-6, kl_coef=1e-3,
                max_new_tokens=args.new_tokens, max_prompt_tokens=1024, stop=[], ckpt_every_steps=10_000,
-               sample_batch_size=args.prompts * args.group, reward={"name": "outcome"})
-    run_rl(cfg, root / "ours")
+               sample_batch_size=args.prompts * args.group, reward={"name": "outcome"}, devices=devices,
+               threads=args.threads)
+    run_rl(cfg, root / f"ours{devices}")
     import csv
 
-    with open(root / "ours/rewards.csv") as f:
+    with open(root / f"ours{devices}/rewards.csv") as f:
         rows = list(csv.DictReader(f))
     lengths = [float(r["completions/mean_length"]) for r in rows]
     return [float(r["step_time"]) for r in rows][1:], lengths
@@ -128,15 +133,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
         recs = build(root, args.preset, args.prompts)
-        t_ours, len_ours = ours(root, args)
+        t_ours, len_ours = ours(root, args, 1)
+        t_ddp, len_ddp = ours(root, args, 2)
         t_trl, len_trl = trl_side(root, recs, args)
-    mo, mt = statistics.median(t_ours), statistics.median(t_trl)
+    mo, md, mt = statistics.median(t_ours), statistics.median(t_ddp), statistics.median(t_trl)
     print(f"setup: preset {args.preset}, {args.prompts} prompts x G {args.group}, {args.mini_batches} mini-batches, "
           f"max {args.new_tokens} new tokens, fp32 CPU, {args.threads} thread(s), TRL {trl.__version__}")
-    print(f"mean completion length: ours {statistics.mean(len_ours):.1f}, TRL {statistics.mean(len_trl):.1f}")
-    print(f"ours  step time s: {', '.join(f'{t:.2f}' for t in t_ours)}  (median {mo:.2f})")
-    print(f"TRL   step time s: {', '.join(f'{t:.2f}' for t in t_trl)}  (median {mt:.2f})")
-    print(f"speed-up (TRL / ours, median): {mt / mo:.2f}x  (target >= 3x)")
+    print(f"load avg {os.getloadavg()[0]:.1f} at the end")
+    print(f"mean completion length: ours {statistics.mean(len_ours):.1f}, ours DDP {statistics.mean(len_ddp):.1f}, "
+          f"TRL {statistics.mean(len_trl):.1f}")
+    print(f"ours 1 process   step time s: {', '.join(f'{t:.2f}' for t in t_ours)}  (median {mo:.2f})")
+    print(f"ours 2 DDP procs step time s: {', '.join(f'{t:.2f}' for t in t_ddp)}  (median {md:.2f})")
+    print(f"TRL  1 process   step time s: {', '.join(f'{t:.2f}' for t in t_trl)}  (median {mt:.2f})")
+    print(f"grpo_vs_trl: ratio {mt / mo:.2f} (target 3.0)")
+    print(f"grpo_ddp_vs_1proc: ratio {mo / md:.2f} (target 1.0)")
 
 
 if __name__ == "__main__":

@@ -123,6 +123,7 @@ def main() -> None:
           f"median (min–max) of {args.repeats}, tokens per {args.clock}-second, load avg {os.getloadavg()[0]:.1f}")
     print(f"{'size':5} {'params':>7} {'batch':>5} {'P×n':>7} | {'ours tok/s':>18} | {'generate tok/s':>18} | "
           f"{'static tok/s':>18} | {'×default':>8} {'×static':>7}")
+    ratios = []
     for size in args.sizes:
         model = make_model(size, len(tok))
         params = sum(p.numel() for p in model.parameters())
@@ -138,6 +139,10 @@ def main() -> None:
             print(f"{size:5} {params / 1e6:6.2f}M {batch:5} {len(prompts):>3}×{n:<3} | {fmt(ours):>18} | "
                   f"{fmt(default):>18} | {fmt(static):>18} | {ours[0] / default[0]:8.2f} "
                   f"{ours[0] / static[0]:7.2f}", flush=True)
+            ratios.append((f"sampling_{size}_b{batch}_n{n}", ours[0] / default[0], ours[0] / static[0]))
+    for name, vs_default, vs_static in ratios:
+        print(f"{name}_vs_generate: ratio {vs_default:.2f} (target 3.0)")
+        print(f"{name}_vs_static: ratio {vs_static:.2f} (target 1.5)")
 
 
 if __name__ == "__main__":

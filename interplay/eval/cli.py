@@ -90,6 +90,8 @@ def register(app: typer.Typer) -> None:
         mode: str = typer.Option("paper", help="verification mode: paper | official_compat"),
         nll: bool = typer.Option(True, "--nll/--no-nll", help="teacher-forced NLL of the gold solutions"),
         device: Optional[str] = typer.Option(None, help="cpu | cuda (default: cuda if available)"),
+        workers: int = typer.Option(0, "--workers", help="sampling processes, 1 thread each (0 = auto: one per "
+                                                        "core on CPU, 1 on GPU); the result does not depend on it"),
         out: Optional[Path] = typer.Option(None, "--out", help="output directory"),
     ) -> None:
         from interplay.eval.evaluate import EvalError, evaluate, parse_bands, rescore
@@ -112,7 +114,7 @@ def register(app: typer.Typer) -> None:
             parse_bands(bands)  # fail on an undefined band before loading anything
             metrics = evaluate(target, files, n=n, temperature=temperature, top_p=top_p, top_k=top_k,
                                max_new_tokens=max_new_tokens, ks=_parse_ks(ks), seed=seed, out_dir=out, mode=mode,
-                               bands=bands, batch_size=batch_size, nll=nll, device=device)
+                               bands=bands, batch_size=batch_size, nll=nll, device=device, workers=workers)
             _summary(metrics, out)
         except (EvalError, ValueError, OSError) as e:  # OSError: an unwritable --out, named by interplay.io
             _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -438,19 +439,72 @@ def read_samples(out_dir: str | os.PathLike) -> list[dict]:
 # ---------------------------------------------------------------------------------------------- entry points
 
 
+def _chunk_rows(model, tok, problems: Sequence, keys: Sequence[int], sampler: Callable, sample_kw: dict,
+                mode: str, nll: bool) -> tuple[list[dict], int]:
+    """Sample, score and (optionally) take the gold NLL of one chunk of problems; `keys` are their global
+    indices, which key their sampling streams. Returns the scored rows (chunk order) and the tokens sampled."""
+    from interplay.data.render import prompt_text
+
+    nlls = gold_nll(model, tok, problems) if nll else [(None, 0)] * len(problems)
+    s = sampler(model, tok, [prompt_text(p.problem, p.question) for p in problems], prompt_keys=list(keys),
+                **sample_kw)
+    lengths = s.completion_mask.sum(1).tolist()
+    rows = []
+    for j, p in enumerate(problems):
+        sel = (s.prompt_index == j).nonzero()[:, 0].tolist()
+        rows.append({"id": p.id, "op": int(p.op), "context": context_of(p.template), "mode": p.mode,
+                     "template": p.template, "nll": nlls[j][0], "nll_tokens": nlls[j][1],
+                     "completions": [s.texts[i] for i in sel], "finished": [bool(s.finished[i]) for i in sel],
+                     "lengths": [int(lengths[i]) for i in sel], "record": p.to_record()})
+    score_rows(rows, mode)
+    return rows, int(sum(lengths))
+
+
+_WORKER: dict = {}
+
+
+def _worker_init(checkpoint_dir, device, sampler, threads: int) -> None:
+    """In each worker: 1 torch thread; the model as forked from the parent (Linux), else loaded again."""
+    torch.set_num_threads(threads)
+    if "model" not in _WORKER:
+        model, tok = load_checkpoint(checkpoint_dir, device)
+        _WORKER.update(model=model, tok=tok, sampler=sampler)
+
+
+def _worker_chunk(problems, keys, sample_kw, mode, nll):
+    w = _WORKER
+    return _chunk_rows(w["model"], w["tok"], problems, keys, w["sampler"], sample_kw, mode, nll)
+
+
+def default_workers(device: str | torch.device | None) -> int:
+    """Evaluation worker processes when not given: one per available core on CPU (1 thread each; measured
+    faster than one process with all cores, benchmarks/evaluate.py), one process on a GPU."""
+    dev = str(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if not dev.startswith("cpu"):
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def evaluate(checkpoint_dir: str | os.PathLike, testsets: Sequence[str | os.PathLike], *, n: int = 128,
              temperature: float = 0.7, top_p: float = 1.0, max_new_tokens: int = 1024,
              ks: Sequence[int] | None = None, seed: int = 0, out_dir: str | os.PathLike, mode: str = "paper",
              bands: str | dict | None = None, top_k: int = 0, batch_size: int = 256, n_boot: int = 1000,
              ladder: Ladder = Ladder(), nll: bool = True, device: str | None = None,
-             sampler: Callable | None = None) -> dict:
+             sampler: Callable | None = None, workers: int | None = None) -> dict:
     """Sample, score and summarize; writes the contract §7 artifacts to `out_dir` and returns metrics.json.
 
-    `sampler` defaults to `interplay.sampling.sample`; anything with its signature can stand in (tests)."""
+    The problems are cut into chunks of one sampler batch (`batch_size // n` problems, longest prompts first,
+    so a batch pads little), and each problem samples from its own random stream (keyed by its index in the
+    test sets): the artifacts depend on the seed and the batch size, never on `workers`. `workers` > 1 runs
+    the chunks in that many processes (1 torch thread each; forked with the loaded model on Linux); default
+    `default_workers(device)` for the default sampler, 1 for a stand-in. `sampler` defaults to
+    `interplay.sampling.sample`; anything with its signature (including `prompt_keys`) can stand in (tests)."""
     if int(n) < 1:
         raise EvalError(f"n must be >= 1, got {n}")
     if mode not in MODES:
         raise EvalError(f"unknown scoring mode {mode!r} (expected one of {', '.join(MODES)})")
+    if workers is not None and int(workers) < 0:
+        raise EvalError(f"workers must be >= 0 (0 = auto), got {workers}")
     bands = parse_bands(bands)
     ks = default_ks(n) if not ks else sorted({int(k) for k in ks})
     if any(k < 1 for k in ks):
@@ -459,34 +513,63 @@ def evaluate(checkpoint_dir: str | os.PathLike, testsets: Sequence[str | os.Path
         log.warning("dropping k > n=%d from ks %s (pass@k is not defined there)", n, ks)
         ks = [k for k in ks if k <= n]
     problems = load_testsets(testsets)
-    model, tok = load_checkpoint(checkpoint_dir, device)
+    custom = sampler is not None
     if sampler is None:
         from interplay.sampling import sample as sampler
+    if not workers:
+        workers = 1 if custom else default_workers(device)
     from interplay.data.render import prompt_text
 
-    nlls = gold_nll(model, tok, problems) if nll else [(None, 0)] * len(problems)
+    sample_kw = dict(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens,
+                     stop=("</answer>",), seed=seed, batch_size=batch_size)
+    model, tok = load_checkpoint(checkpoint_dir, device)
+    # longest prompts first: similar lengths share a batch, and the costliest chunks start first
+    plen = [len(tok.encode(prompt_text(p.problem, p.question), add_special_tokens=False)) for p in problems]
+    order = sorted(range(len(problems)), key=lambda i: -plen[i])
+    per_call = max(1, batch_size // n)
+    chunks = [order[c: c + per_call] for c in range(0, len(order), per_call)]
+    workers = max(1, min(int(workers), len(chunks)))
     t0 = time.perf_counter()
-    rows: list[dict] = []
-    per_call = max(1, (batch_size * 8) // n)  # problems per sampler call: bounds memory, keeps batches full
-    n_tokens = 0
-    for c0 in range(0, len(problems), per_call):
-        chunk = problems[c0: c0 + per_call]
-        s = sampler(model, tok, [prompt_text(p.problem, p.question) for p in chunk], n, temperature=temperature,
-                    top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens, stop=("</answer>",),
-                    seed=seed + c0, batch_size=batch_size)
-        lengths = s.completion_mask.sum(1).tolist()
-        n_tokens += sum(lengths)
-        for j, p in enumerate(chunk):
-            sel = (s.prompt_index == j).nonzero()[:, 0].tolist()
-            rec = p.to_record()
-            rows.append({"id": p.id, "op": int(p.op), "context": context_of(p.template), "mode": p.mode,
-                         "template": p.template, "nll": nlls[c0 + j][0], "nll_tokens": nlls[c0 + j][1],
-                         "completions": [s.texts[i] for i in sel], "finished": [bool(s.finished[i]) for i in sel],
-                         "lengths": [int(lengths[i]) for i in sel], "record": rec})
-        log.info("sampled %d/%d problems", min(c0 + per_call, len(problems)), len(problems))
+    rows: list[dict | None] = [None] * len(problems)
+    n_tokens, done = 0, 0
+
+    def collect(idx, result):
+        nonlocal n_tokens, done
+        got, tokens = result
+        for i, r in zip(idx, got):
+            rows[i] = r
+        n_tokens += tokens
+        done += len(idx)
+        log.info("sampled %d/%d problems", done, len(problems))
+
+    if workers == 1:
+        for idx in chunks:
+            collect(idx, _chunk_rows(model, tok, [problems[i] for i in idx], idx, sampler, sample_kw, mode, nll))
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        # fork (Linux, CPU): workers start at once with the loaded model (importing torch again costs seconds)
+        fork = sys.platform.startswith("linux") and not str(device or "").startswith("cuda") \
+            and not torch.cuda.is_available()
+        if fork:
+            _WORKER.update(model=model, tok=tok, sampler=sampler)
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # else HF tokenizers warns in every worker
+        else:
+            del model
+        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork" if fork else "spawn"),
+                                     initializer=_worker_init, initargs=(str(checkpoint_dir), dev, sampler, 1)) as pool:
+                futures = [(idx, pool.submit(_worker_chunk, [problems[i] for i in idx], idx, sample_kw, mode, nll))
+                           for idx in chunks]
+                for idx, fut in futures:
+                    collect(idx, fut.result())
+        finally:
+            _WORKER.clear()
     elapsed = time.perf_counter() - t0
-    log.info("sampling: %d tokens in %.1fs (%.0f tok/s)", n_tokens, elapsed, n_tokens / max(elapsed, 1e-9))
-    score_rows(rows, mode)
+    log.info("sampling and scoring (%d process%s): %d tokens in %.1fs (%.0f tok/s)", workers,
+             "es" if workers > 1 else "", n_tokens, elapsed, n_tokens / max(elapsed, 1e-9))
     meta = {"checkpoint": str(checkpoint_dir), "n": int(n), "ks": ks, "temperature": float(temperature),
             "top_p": float(top_p), "top_k": int(top_k), "max_new_tokens": int(max_new_tokens), "seed": int(seed),
             "mode": mode, "bands": {k: list(v) for k, v in bands.items()}, "testsets": [str(t) for t in testsets],

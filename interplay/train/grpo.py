@@ -131,6 +131,8 @@ class GRPOModule(pl.LightningModule):
         return torch.utils.data.DataLoader(_Steps(self), batch_size=None, num_workers=0)
 
     def on_fit_start(self):
+        if self.cfg.threads:  # in every rank (spawned DDP processes do not inherit the parent's setting)
+            torch.set_num_threads(self.cfg.threads)
         if self.ref is not None:
             self.ref.to(self.device)
 
@@ -158,11 +160,11 @@ class GRPOModule(pl.LightningModule):
         rows = [p + comp[i, :lengths[i]].tolist() for i, p in enumerate(prompt_ids)]
         width = max(len(r) for r in rows)
         ids = torch.full((n, width), self.pad_id, dtype=torch.long)
-        att = torch.zeros((n, width), dtype=torch.long)
         for i, r in enumerate(rows):
             ids[i, :len(r)] = torch.tensor(r)
-            att[i, :len(r)] = 1
-        h = model.model(input_ids=ids.to(self.device), attention_mask=att.to(self.device)).last_hidden_state
+        # No attention mask: the padding is on the right and causal attention never lets a real position see
+        # it, so the outputs read below are the same (bit for bit) and SDPA takes its faster causal path.
+        h = model.model(input_ids=ids.to(self.device)).last_hidden_state
         # The hidden state at position p_len - 1 + j predicts completion token j; the LM head runs only there
         # (prompt positions need no logits).
         starts = torch.tensor([len(p) - 1 for p in prompt_ids], device=self.device)
@@ -196,9 +198,12 @@ class GRPOModule(pl.LightningModule):
 
         # 1. Rollouts (log-probs at T come from the sampler; eval mode, no grad).
         self.policy.eval()
+        # each prompt samples from its own stream keyed by its index in the step: the rollouts of a prompt do not
+        # depend on the rank (or the device count) that draws them
         s = sample(self.policy, self.tokenizer, [r["prompt"] for r in recs], c.group_size, temperature=c.temperature,
                    top_p=c.top_p, top_k=c.top_k, max_new_tokens=c.max_new_tokens, stop=tuple(c.stop),
-                   seed=(c.seed * 1_000_003 + step) * 64 + rank, batch_size=c.sample_batch_size)
+                   seed=c.seed * 1_000_003 + step, batch_size=c.sample_batch_size,
+                   prompt_keys=range(rank * per_rank, (rank + 1) * per_rank))
         self.policy.train()
         pidx = s.prompt_index.cpu()
         comp = s.completion_ids.cpu()
@@ -234,10 +239,14 @@ class GRPOModule(pl.LightningModule):
         rows_per_mb = n // n_mb
         sums = {"kl": 0.0, "clip_ratio": 0.0, "entropy": 0.0, "loss": 0.0, "tok": 0.0}
         grad_norms, old_diff = [], float("nan")
+        # Each loss is normalized by its mini-batch's totals over all ranks and scaled by the world size, so that
+        # DDP's gradient average equals the gradient of the whole (global) mini-batch's loss.
+        totals = self._reduce_sum([float(mask[m * rows_per_mb:(m + 1) * rows_per_mb].sum()) for m in range(n_mb)]
+                                  + [float(rows_per_mb)] * n_mb)
         for epoch in range(c.ppo_epochs):
             for m in range(n_mb):
                 lo, hi = m * rows_per_mb, (m + 1) * rows_per_mb
-                n_tokens, n_seqs = float(mask[lo:hi].sum()), float(hi - lo)
+                n_tokens, n_seqs = totals[m], totals[n_mb + m]
                 opt.zero_grad()
                 for a in range(lo, hi, mb_size):
                     b = min(a + mb_size, hi)
@@ -250,6 +259,7 @@ class GRPOModule(pl.LightningModule):
                         old_diff = d if old_diff != old_diff else max(old_diff, d)
                     loss, st = grpo_loss(logp, old, None if ref_logp is None else ref_logp[a:b, :tm].to(self.device),
                                          adv[a:b].to(self.device), mk, self.loss_cfg, n_tokens=n_tokens, n_seqs=n_seqs)
+                    loss = loss * world
                     self.manual_backward(loss)
                     tok = float(mk.sum())
                     sums["tok"] += tok
@@ -268,23 +278,22 @@ class GRPOModule(pl.LightningModule):
         groups = pidx.unique()
         g_std = [rewards[pidx == g].std().item() if int((pidx == g).sum()) > 1 else 0.0 for g in groups]
         step_tokens = float(sum(len(p) for p in prompt_ids) + sum(lengths))
-        upd = max(sums["tok"], 1.0)
         loc = [float(rewards.sum()), float(n), float(sum(g_std)), float(len(groups)), frac_zero * len(groups),
-               float(sum(lengths)), float((~s.finished.cpu()).sum()), sums["kl"] / upd * n, sums["entropy"] / upd * n,
-               sums["clip_ratio"] / upd * n, float(sum(o.verified for o in outs)),
+               float(sum(lengths)), float((~s.finished.cpu()).sum()), sums["kl"], sums["entropy"],
+               sums["clip_ratio"], float(sum(o.verified for o in outs)),
                float(sum(o.answer_correct for o in outs)), step_tokens,
                float(sum(o.components["outcome"] for o in outs)), float(sum(o.components["process"] for o in outs)),
                sums["loss"] / max(n_mb * c.ppo_epochs, 1) * n, float(np.mean(grad_norms)) * n,
-               0.0 if old_diff != old_diff else old_diff]
+               0.0 if old_diff != old_diff else old_diff, sums["tok"]]
         tot = self._reduce_sum(loc)
-        N = max(tot[1], 1.0)
+        N, upd = max(tot[1], 1.0), max(tot[18], 1.0)  # kl, entropy, clip_ratio: means over all ranks' tokens
         self.cum_tokens += compute.rl_token_factor(self.gamma) * tot[12]
         elapsed = time.perf_counter() - t0
         self.rl_step = step + 1
         row = {"step": self.rl_step, "reward": tot[0] / N, "reward_std": tot[2] / max(tot[3], 1),
                "frac_reward_zero_std": tot[4] / max(tot[3], 1), "completions/mean_length": tot[5] / N,
-               "completions/clipped_ratio": tot[6] / N, "kl": tot[7] / N, "entropy": tot[8] / N,
-               "clip_ratio": tot[9] / N, "acc_strict": tot[10] / N, "acc_answer": tot[11] / N,
+               "completions/clipped_ratio": tot[6] / N, "kl": tot[7] / upd, "entropy": tot[8] / upd,
+               "clip_ratio": tot[9] / upd, "acc_strict": tot[10] / N, "acc_answer": tot[11] / N,
                "tokens_per_s": tot[12] / max(elapsed, 1e-9), "token_equivalents": self.cum_tokens,
                "rewards/outcome/mean": tot[13] / N, "rewards/process/mean": tot[14] / N, "loss": tot[15] / N,
                "grad_norm": tot[16] / N, "old_logprob_abs_diff": tot[17] / max(world, 1),

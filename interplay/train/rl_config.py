@@ -80,7 +80,7 @@ class RLConfig:
     sample_batch_size: int = 256  # sampler batch (memory only)
     # run
     ckpt_every_steps: int = 20  # rollout steps between Lightning checkpoints (verl save_freq 20)
-    devices: int = 1
+    devices: int = 0  # DDP processes, each drawing its own prompts' groups; 0 = auto (auto_devices)
     accelerator: str = "cpu"
     precision: str = "32-true"
     threads: Optional[int] = None  # torch threads per process (None = leave as is)
@@ -112,8 +112,19 @@ def load_rl_config(cfg: Any) -> RLConfig:
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None) or "?"
         raise ValueError(f"rl config: {key}: {str(getattr(e, 'msg', e)).splitlines()[0]}") from None
+    if c.devices == 0:
+        c.devices = auto_devices(c)
     _check(c)
     return c
+
+
+def auto_devices(c: RLConfig) -> int:
+    """2 DDP processes (1 thread each) on CPU, where the prompts split evenly into 2 × mini_batches (measured
+    faster than one process, benchmarks/grpo.py); 1 on a GPU. Results depend on the device count (the
+    mini-batches are rank-local slices), never on anything else."""
+    if c.accelerator != "cpu" or c.prompts_per_step % (2 * max(c.mini_batches, 1)):
+        return 1
+    return 2
 
 
 def _check(c: RLConfig) -> None:
@@ -129,6 +140,7 @@ def _check(c: RLConfig) -> None:
     need((c.prompts is None) != (len(c.data.sources) == 0), "give exactly one of `prompts` and `data.sources`")
     need(c.group_size >= 1 and c.steps >= 0 and c.ppo_epochs >= 1 and c.mini_batches >= 1,
          "group_size, ppo_epochs, mini_batches must be >= 1 and steps >= 0")
+    need(c.devices >= 1, f"devices: must be >= 0 (0 = auto), got {c.devices}")
     need(c.prompts_per_step % c.devices == 0, "prompts_per_step: must be divisible by devices")
     need((c.prompts_per_step // c.devices) % c.mini_batches == 0,
          "mini_batches: must divide the prompts of each rank (prompts_per_step / devices)")

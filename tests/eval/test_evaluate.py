@@ -63,7 +63,7 @@ def scripted_sampler(answer_for):
     round-tripped through the tokenizer as real samples are (decoded ids, special tokens kept)."""
 
     def _sample(model, tokenizer, prompts, n, *, temperature=1.0, top_p=1.0, top_k=0, max_new_tokens=1024,
-                stop=("</answer>",), seed=0, batch_size=256) -> Samples:
+                stop=("</answer>",), seed=0, batch_size=256, prompt_keys=None) -> Samples:
         texts = [answer_for(p, i) for p in prompts for i in range(n)]
         ids = [tokenizer.encode(t, add_special_tokens=False)[:max_new_tokens] for t in texts]
         texts = [tokenizer.decode(x, skip_special_tokens=False) if "BOOM" not in t else t for t, x in zip(texts, ids)]

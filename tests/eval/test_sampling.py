@@ -116,7 +116,9 @@ def test_stop_token_ends_sequences(tok):
     stop_id = tok.convert_tokens_to_ids("</answer>")
     bias = torch.zeros(len(tok))
     bias[stop_id] = 2.5
-    model.lm_head.register_forward_hook(lambda m, i, o: o + bias)
+    head = torch.nn.Linear(model.config.hidden_size, len(tok), bias=True)  # a biased output layer
+    head.weight, head.bias = model.lm_head.weight, torch.nn.Parameter(bias)
+    model.lm_head = head
     s = sample(model, tok, PROMPTS, 8, temperature=1.0, max_new_tokens=30, seed=0, batch_size=7)
     L = s.completion_mask.sum(1)
     for i in range(len(s.texts)):
@@ -184,7 +186,7 @@ def test_draw_matches_softmax_distribution():
     g = torch.Generator().manual_seed(0)
     z = torch.randn(1, 150) * 2
     z[0, 7] = float("-inf")  # a masked token is never drawn
-    idx = _draw(z.expand(40_000, 150).contiguous(), g)
+    idx = _draw(z.expand(40_000, 150).contiguous(), torch.rand(40_000, generator=g))
     freq = torch.bincount(idx, minlength=150).float() / idx.numel()
     p = torch.softmax(z, -1)[0]
     assert (idx == 7).sum() == 0
@@ -202,3 +204,18 @@ def test_top_k_and_top_p_restrict_support(model, tok):
         else:  # nucleus: smallest prefix of the sorted tokens whose mass reaches p
             allowed = set(order[: int((probs.cumsum(0) < 0.3).sum()) + 1].tolist())
         assert set(s.completion_ids[:, 0].tolist()) <= allowed
+
+
+def test_prompt_streams_do_not_depend_on_batching_or_call_split(model, tok):
+    kw = dict(temperature=1.0, max_new_tokens=12, stop=(), seed=5)
+    whole = sample(model, tok, PROMPTS, 4, batch_size=64, **kw)
+    small = sample(model, tok, PROMPTS, 4, batch_size=3, **kw)
+    assert torch.equal(whole.completion_ids, small.completion_ids)
+    torch.testing.assert_close(whole.logprobs, small.logprobs, atol=1e-5, rtol=0)
+    for i, p in enumerate(PROMPTS):  # one call per prompt, keyed by its index in the whole set
+        one = sample(model, tok, [p], 4, batch_size=64, prompt_keys=[i], **kw)
+        assert torch.equal(one.completion_ids, whole.completion_ids[4 * i: 4 * i + 4, : one.completion_ids.shape[1]])
+    other = sample(model, tok, PROMPTS[1:], 4, batch_size=64, **kw)  # default keys are positions: prompt 1 → key 0
+    assert not torch.equal(other.completion_ids[:4], whole.completion_ids[4:8, : other.completion_ids.shape[1]])
+    with pytest.raises(ValueError, match="prompt_keys"):
+        sample(model, tok, PROMPTS, 1, max_new_tokens=2, prompt_keys=[0])

@@ -59,6 +59,6 @@ def make_world(root: Path, bands: dict[str, list[dict]], *, train: list[dict] = 
 def rl_config(init: Path, prompts: Path, **kw) -> dict:
     cfg = dict(init=str(init), prompts=str(prompts), steps=3, prompts_per_step=4, group_size=4, mini_batches=2,
                micro_batch_samples=4, lr=1e-3, max_new_tokens=16, max_prompt_tokens=256, ckpt_every_steps=1,
-               stop=["</answer>"], reward={"name": "outcome"})
+               stop=["</answer>"], reward={"name": "outcome"}, devices=1)
     cfg.update(kw)
     return cfg
