@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from interplay.eval.ladder import Ladder
+
 BANDS = ("atomic", "id", "id_top", "mixed", "edge", "hard", "beyond")
 CONTEXTS = ("zoo", "teachers", "festival")
 MODES = ("forward", "reverse")
@@ -40,9 +42,11 @@ class Mix:
 
 @dataclass
 class DatasetSpec:
-    """A generated problem set: a test set (per band x context, `problems_per_op` each) or an RL prompt pool."""
+    """A generated problem set: a test set (per band x context, `problems_per_op` each), an RL prompt pool, or
+    the held-out ladder set (`heldout`: like a test set, `pretrain.ladder_problems_per_op` each). At most one
+    heldout set; the resolver keeps every test set out of it and it out of every RL pool and training corpus."""
 
-    purpose: str = "test"  # test | rl
+    purpose: str = "test"  # test | rl | heldout
     bands: List[str] = field(default_factory=list)  # test sets: disjoint bands to evaluate on
     contexts: List[str] = field(default_factory=lambda: list(CONTEXTS))  # test sets
     mix: List[Mix] = field(default_factory=list)  # RL pools
@@ -202,6 +206,14 @@ class LMCfg:
 
 
 @dataclass
+class PretrainCfg(LMCfg):
+    """Pre-training: the LM knobs plus the ladder curve on the held-out set (interplay.train.ladder)."""
+
+    ladder_every: int = 0  # optimizer steps between greedy held-out evaluations (and the last step); 0 = off
+    ladder_problems_per_op: int = 8  # held-out problems per op and context (both modes)
+
+
+@dataclass
 class RLCfg:
     steps: int = 200
     prompts_per_step: int = 1024
@@ -244,11 +256,12 @@ class Profile:
     model: str = "paper"  # interplay.model.PRESETS key
     data: DataCfg = field(default_factory=DataCfg)
     tokenizer: TokenizerCfg = field(default_factory=TokenizerCfg)
-    pretrain: LMCfg = field(default_factory=LMCfg)
+    pretrain: PretrainCfg = field(default_factory=PretrainCfg)
     midtrain: LMCfg = field(default_factory=LMCfg)
     rl: RLCfg = field(default_factory=RLCfg)
     budget: BudgetCfg = field(default_factory=BudgetCfg)
     eval: EvalCfg = field(default_factory=EvalCfg)
+    ladder: Ladder = field(default_factory=Ladder)  # what a base must show before claims on it are testable
     departures: List[Departure] = field(default_factory=list)
 
 
