@@ -176,6 +176,13 @@ def prepare(g: Grid, out: Path, root: Path = Path("."), build: bool = True) -> l
         if g.run not in res.runs or res.runs[g.run].kind != "pretrain":
             raise GridError(f"{g.path}: run: {g.run!r} is not a pretrain run of specs/")
         run = res.runs[g.run]
+        lad = run.config["lm"].get("ladder")
+        if not lad:
+            raise GridError(f"{g.path}: run {g.run!r} has no held-out ladder set (a `heldout` dataset in specs/)")
+        if lad["every"] <= 0:  # the profile has the curve off: calibration always draws it (about 10 points)
+            steps = run.config["lm"]["token_budget"] // run.config["lm"]["tokens_per_step"]
+            lad["every"] = max(1, steps // 10)
+            run.config["hash"] = content_hash(run.config)
         ev = {"n": int(g.eval.get("n", min(16, res.profile.eval.n))),
               "temperature": float(g.eval.get("temperature", res.profile.eval.temperature)),
               "top_p": res.profile.eval.top_p, "max_new_tokens": res.profile.eval.max_new_tokens,
@@ -192,9 +199,6 @@ def prepare(g: Grid, out: Path, root: Path = Path("."), build: bool = True) -> l
                 _build_shared(d, Path(moves[d.out]), moves)
         cdir = out / "candidates" / cid
         moves[run.out] = str(cdir)
-        lad = run.config["lm"].get("ladder")
-        if not lad:
-            raise GridError(f"{g.path}: run {g.run!r} has no held-out ladder set (a `heldout` dataset in specs/)")
         cand = {"id": cid, "label": label(g, values), "values": values, "grid": str(g.path),
                 "profile": g.profile, "run": g.run, "pretrain": _retarget(run.config, moves), "eval": ev,
                 "ladder": vars(res.profile.ladder)}

@@ -202,7 +202,7 @@ def plot_ladder_curves(curves: Mapping[str, Any], out_path) -> Path | None:
     if not data:
         return None
     metrics = ("strict", "answer", "copy")
-    fig = Figure(figsize=(12.0, 3.0 * len(data)))
+    fig = Figure(figsize=(12.0, 3.2 * len(data)), layout="constrained")
     axes = np.atleast_2d(fig.subplots(len(data), len(metrics), squeeze=False))
     for row, (base, rows) in zip(axes, data.items()):
         bands = list(dict.fromkeys(r["band"] for r in rows))

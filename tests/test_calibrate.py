@@ -87,3 +87,21 @@ def test_example_grid_is_valid_and_not_a_spec():
     g = load_grid(ROOT / "specs/calibration/example.yaml")
     assert len(candidate_values(g)) == 8
     assert "example" not in load_specs(ROOT).files
+
+
+def test_calibration_always_draws_the_curve(tmp_path):
+    import yaml
+
+    from interplay.calibrate import prepare
+
+    (tmp_path / "g.yaml").write_text("profile: ci\nrun: base\nfixed: {profile.pretrain.ladder_every: 0}\n"
+                                     "grid: {run.lm.model_overrides.num_hidden_layers: [1, 2]}\n")
+    cands = prepare(load_grid(tmp_path / "g.yaml"), tmp_path / "o", ROOT, build=False)
+    assert len(cands) == 2 and cands[0]["id"] != cands[1]["id"]
+    for c, layers in zip(cands, (1, 2)):
+        saved = yaml.safe_load((tmp_path / "o" / "candidates" / c["id"] / "candidate.yaml").read_text())
+        lm = saved["pretrain"]["lm"]
+        assert lm["ladder"]["every"] == 1  # 8 steps at ci: about 10 points
+        assert lm["model_overrides"] == {"num_hidden_layers": layers} and lm["devices"] == 1
+        assert lm["tokenizer"].startswith(str((tmp_path / "o" / "shared").resolve()))
+        assert saved["pretrain"]["out"] == str((tmp_path / "o" / "candidates" / c["id"]).resolve())
