@@ -287,18 +287,23 @@ class _Resolver:
               "token_equivalents": rl_token_equivalents(steps * r.prompts_per_step, r.group_size, l_total)}
         return self.add(name, "rl", {"out": out, "seed": seed, "rl": rl}, {"init": s.init, "prompts": s.prompts})
 
-    def evaluation(self, arm: str, testset: str) -> Run:
-        name = f"eval_{arm}__{testset}"
+    def evaluation(self, arm: str, testset: str, contexts: list[str] | None = None) -> Run:
+        """`arm` on `testset`; restricted to `contexts` (named `..__<contexts>`) when they are not all of its own."""
+        ts = self.ensure(testset)
+        groups = ts.config["groups"]
+        if contexts is not None and set(contexts) >= {g["context"] for g in groups}:
+            contexts = None
+        name = f"eval_{arm}__{testset}" + (f"__{'_'.join(contexts)}" if contexts else "")
         if name in self.runs:
             return self.runs[name]
         self.ensure(arm)
-        ts = self.ensure(testset)
+        groups = [g for g in groups if contexts is None or g["context"] in contexts]
         e = self.p.eval
-        bands = {g["band"]: g["ops"] for g in ts.config["groups"]}
+        bands = {g["band"]: g["ops"] for g in groups}
         body = {"out": self.art("eval", name), "seed": stable_seed(self.params.seed, "eval", testset),
                 "checkpoint": self.model_dir(arm),
                 "testsets": {f"{g['band']}/{g['context']}": str(Path(ts.out, f"{g['band']}.{g['context']}.jsonl"))
-                             for g in ts.config["groups"]},
+                             for g in groups},
                 "bands": bands, "n": e.n, "ks": [k for k in e.ks if k <= e.n], "temperature": e.temperature,
                 "top_p": e.top_p, "max_new_tokens": e.max_new_tokens, "mode": e.mode, "ladder": asdict(self.p.ladder)}
         return self.add(name, "evaluate", body, {"model": arm, "testset": testset})
@@ -315,13 +320,16 @@ class _Resolver:
         ts_main = spec.evaluate.testset
         bases = {}
         for b in sorted({self.base_of(a) for a in spec.arms}):
-            ev = self.evaluation(b, ts_main)
-            evals.setdefault((b, ts_main), ev.name)
+            self.ensure(b)
             lad = self.runs[b].config["lm"].get("ladder") or {}
             have = {g["context"] for g in self.runs[ts_main].config["groups"]}
             contexts = lad.get("contexts") or ladder_contexts(self.runs[b].config["corpus"]["components"],
                                                               band_ops(self.p, "id"))
-            bases[b] = {"eval_dir": ev.out, "testset": ts_main, "contexts": [c for c in contexts if c in have],
+            contexts = [c for c in contexts if c in have]
+            # an arm's own evaluation serves; a base that is no arm is evaluated in its ladder contexts only
+            ev = self.evaluation(b, ts_main) if b in spec.arms else self.evaluation(b, ts_main, contexts)
+            evals.setdefault((b, ts_main), ev.name)
+            bases[b] = {"eval_dir": ev.out, "testset": ts_main, "contexts": contexts,
                         "curve": str(Path(self.runs[b].out, "ladder.csv"))}
         arms = {}
         for arm in spec.arms:

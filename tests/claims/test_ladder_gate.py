@@ -108,12 +108,14 @@ def test_resolved_claims_follow_the_run_graph_to_their_base():
     assert set(ctx["bases"]) == {"base_ctx0", "base_ctx01", "base_ctx1", "base_ctx10"}
     first = next(c for c in ctx["claims"] if c["id"] == "seed1_beats_seed01_top")
     assert first["bases"] == ["base_ctx01", "base_ctx1"]  # rl_ctx1 -> base_ctx1, rl_ctx01 -> base_ctx01
-    for b, info in ctx["bases"].items():  # each context base gets a test-set evaluation for its ladder
+    for b, info in ctx["bases"].items():  # each context base gets a test-set evaluation for its ladder, on A only
         assert info["contexts"] == ["zoo"] and info["testset"] == "test_context"
-        ev = f"eval_{b}__test_context"
-        assert res.runs[ev].config["checkpoint"] == f"artifacts/ci/pretrain/{b}/model" and ev in \
-            res.runs["claims_context"].inputs
+        ev = res.runs[f"eval_{b}__test_context__zoo"].config
+        assert ev["checkpoint"] == f"artifacts/ci/pretrain/{b}/model" and info["eval_dir"] == ev["out"]
+        assert sorted(ev["testsets"]) == ["edge/zoo", "hard/zoo", "id/zoo"]
+        assert f"eval_{b}__test_context__zoo" in res.runs["claims_context"].inputs
         assert b in res.runs["report_context"].inputs  # the report draws its ladder curve
+    assert mid["bases"]["base"]["eval_dir"] == res.runs["eval_base__test_main"].out  # the arm's own evaluation
     assert ctx["ladder"]["thresholds"] == vars(res.profile.ladder)
 
 
