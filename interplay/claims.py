@@ -28,7 +28,8 @@ problems on both sides, when both arms were evaluated on the same problem ids), 
 steps for RL statistics (steps are autocorrelated), and over seeds first when an arm has several
 replicates. `holds` when the whole interval is on the claimed side, `fails` when it is wholly on the other
 side, `inconclusive` otherwise or when an artifact is missing (with the reason). A point estimate alone
-never decides.
+never decides. A claim resting on a base model (an arm's `init`, followed to its pre-training run) that fails
+its ladder (`interplay.eval.ladder`) is `untestable`, whatever its numbers, with the failed rungs as reason.
 
 An arm source (`arm_dirs[arm]`) is a directory, a list of directories (seed replicates), or a mapping
 `{"eval": dir(s), "rl": dir(s)}`; an operand's own `eval_dir` / `rl_dir` (resolved claims) takes precedence.
@@ -58,6 +59,9 @@ PASS_METRICS = ("strict", "answer")
 PROBLEM_METRICS = PASS_METRICS + ("false_positive", "process_acc", "nll")
 SELECTORS = ("band", "at", "op", "ops", "context", "mode")
 CI_LEVEL = 0.95
+# untestable: the claim rests on a base model that fails its ladder (interplay.eval.ladder), so its arms say
+# nothing about the paper's question whatever their numbers
+VERDICTS = ("holds", "fails", "inconclusive", "untestable")
 DEFAULT_WINDOW = (0.8, 1.0)
 
 
@@ -554,18 +558,61 @@ def check_finding(finding_spec: dict, arm_dirs: dict[str, Path] | None = None, b
     profile = profile or {}
     seed = 0 if seed is None else int(seed)
     name = finding_name(finding_spec)
+    bases = base_ladders(finding_spec, bands)
     claims = []
     for i, claim in enumerate(finding_spec.get("claims") or []):
         # Distinct bootstrap streams per claim, reproducible from (seed, position).
         r = check_claim(claim, arm_dirs, bands, seed=seed + 7919 * i, n_boot=n_boot)
         r["departures"] = departures_for(profile, claim, name)
+        gate_on_ladder(r, claim.get("bases") or [], bases)
         claims.append(r)
-    summary = {v: sum(c["verdict"] == v for c in claims) for v in ("holds", "fails", "inconclusive")}
+    summary = {v: sum(c["verdict"] == v for c in claims) for v in VERDICTS}
     out = {"finding": name, "title": finding_spec.get("title", ""), "profile": profile_name(profile),
-           "bands": {k: [int(o) for o in v] for k, v in bands.items()}, "claims": claims, "summary": summary}
+           "bands": {k: [int(o) for o in v] for k, v in bands.items()}, "bases": bases, "claims": claims,
+           "summary": summary}
     if out_path is not None:
         write_json(out_path, out)
     return out
+
+
+def base_ladders(cfg: Mapping, bands: Mapping[str, Sequence[int]]) -> dict[str, dict]:
+    """The ladder of every base model the claims rest on (`cfg["bases"]`: {base: {eval_dir, testset, contexts}}),
+    measured on the base's test-set evaluation with the profile's thresholds (`cfg["ladder"]["thresholds"]`)."""
+    from interplay.eval.ladder import RUNG_BANDS, Ladder, check_ladder
+
+    lad = cfg.get("ladder") if isinstance(cfg.get("ladder"), Mapping) else {}
+    thresholds = Ladder.from_dict(lad.get("thresholds"))
+    lbands = lad.get("bands") or {b: bands[b] for b in RUNG_BANDS if b in bands}
+    out = {}
+    for base, info in (cfg.get("bases") or {}).items():
+        where = {k: info.get(k) for k in ("testset", "contexts", "curve")}
+        paths = arm_paths(info.get("eval_dir"), "eval", "per_problem.csv")
+        if not paths:
+            out[base] = {"holds": None, "rungs": [], **where,
+                         "failed": [f"no evaluation of base {base}{_in(info.get('eval_dir'), 'eval')}"]}
+            continue
+        try:
+            rows = [r for p in paths for r in read_csv_rows(p)]
+            out[base] = {**check_ladder(rows, lbands, thresholds, contexts=info.get("contexts") or None), **where}
+        except (OSError, KeyError, ValueError) as e:
+            out[base] = {"holds": None, "rungs": [], **where,
+                         "failed": [f"unreadable evaluation of base {base}: {type(e).__name__}: {e}"]}
+    return out
+
+
+def gate_on_ladder(result: dict, on: Sequence[str], bases: Mapping[str, dict]) -> None:
+    """A claim resting on a base that fails (or has not measured) its ladder is `untestable`, with the reason:
+    its numbers stay in the result, its verdict does not."""
+    result["bases"] = list(on)
+    bad = [b for b in on if b in bases and bases[b]["holds"] is not True]
+    if not bad:
+        return
+    result["verdict"] = "untestable"
+    result["reason"] = "; ".join(
+        f"base {b} {'fails' if bases[b]['holds'] is False else 'has not measured'} its ladder"
+        f"{' on ' + bases[b]['testset'] if bases[b].get('testset') else ''}"
+        f"{' (' + ', '.join(bases[b]['contexts']) + ')' if bases[b].get('contexts') else ''}: "
+        + "; ".join(bases[b]["failed"]) for b in bad)
 
 
 def load_verdicts(path) -> dict:

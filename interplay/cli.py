@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from interplay import calibrate
 from interplay.data import cli as data_cli
 from interplay.data import verify_cli
 from interplay.eval import cli as eval_cli
@@ -28,6 +29,7 @@ cli_lm.register(train_app)  # train pretrain | midtrain
 cli_rl.register(train_app, app)  # train rl ; budget
 eval_cli.register(app)  # eval CHECKPOINT ; eval rescore DIR
 spec_cli.register(app)  # spec validate|show ; pipeline ; findings ; reproduce ; report
+calibrate.register(app)  # calibrate GRID
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -188,3 +188,33 @@ def render_plots(arm_dirs: Mapping[str, Any], bands: Mapping[str, Sequence[int]]
         made[f"passk_{ctx}"] = plot_passk(arm_dirs, bands, out_dir / f"passk_{ctx}.png", metric=metric, context=ctx)
         made[f"op_bars_{ctx}"] = plot_op_bars(arm_dirs, out_dir / f"op_bars_{ctx}.png", metric=metric, context=ctx)
     return {k: v for k, v in made.items() if v is not None}
+
+
+def plot_ladder_curves(curves: Mapping[str, Any], out_path) -> Path | None:
+    """Held-out greedy ladder curves of pre-training (interplay.train.ladder): one row of panels per base
+    (strict, answer-only, copy score vs pre-training tokens), one line per band."""
+    data = {}
+    for base, path in curves.items():
+        p = Path(path)
+        rows = read_csv_rows(p) if p.is_file() else []
+        if rows:
+            data[base] = rows
+    if not data:
+        return None
+    metrics = ("strict", "answer", "copy")
+    fig = Figure(figsize=(12.0, 3.2 * len(data)), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(data), len(metrics), squeeze=False))
+    for row, (base, rows) in zip(axes, data.items()):
+        bands = list(dict.fromkeys(r["band"] for r in rows))
+        for ax, metric in zip(row, metrics):
+            for band, color in zip(bands, _colors(len(bands))):
+                sel = [r for r in rows if r["band"] == band]
+                ax.plot([float(r["tokens"]) for r in sel], [100 * float(r[metric]) for r in sel], marker="o", ms=3,
+                        label=band, color=color)
+            ax.set_ylim(-2, 102)
+            ax.set_title(f"{base}: greedy {metric}" + (" score" if metric == "copy" else ""), fontsize=9)
+            ax.set_xlabel("pre-training tokens")
+            ax.grid(alpha=0.3)
+        row[0].set_ylabel("% of held-out problems")
+        row[-1].legend(fontsize=8)
+    return _save(fig, out_path)

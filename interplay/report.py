@@ -12,14 +12,14 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-import numpy as np
-
-from interplay.claims import (PASS_METRICS, arm_paths, arm_sources, departure_items, departure_text, finding_name,
-                              is_claims_config, pass_at_k_array, profile_bands, profile_name, read_csv_rows, relation)
+from interplay.claims import (PASS_METRICS, VERDICTS, arm_paths, arm_sources, departure_items, departure_text,
+                              finding_name, is_claims_config, profile_bands, profile_name, read_csv_rows, relation)
+from interplay.eval.ladder import RUNG_BANDS, Ladder, check_ladder
 from interplay.io import read_json, write_text
-from interplay.plots import render_plots
+from interplay.plots import plot_ladder_curves, render_plots
 
-VERDICT_MARK = {"holds": "✅ holds", "fails": "❌ fails", "inconclusive": "⚠️ inconclusive"}
+VERDICT_MARK = {"holds": "✅ holds", "fails": "❌ fails", "inconclusive": "⚠️ inconclusive",
+                "untestable": "🚫 untestable"}
 PLOT_TITLES = {
     "passk": "pass@k vs k per band",
     "op_bars": "per-op pass@k_max",
@@ -91,95 +91,77 @@ def claims_table(claims: Sequence[Mapping], finding: str | None = None) -> str:
 
 
 def _summary_line(summary: Mapping) -> str:
-    return ", ".join(f"{summary.get(v, 0)} {v}" for v in ("holds", "fails", "inconclusive"))
-
-
-def _flatten(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    if isinstance(d, Mapping):
-        return [kv for k, v in d.items() for kv in _flatten(v, f"{prefix}{k}" if not prefix else f"{prefix}.{k}")]
-    return [(prefix, d)]
-
-
-def _ladder_rows(ladder: Any) -> list[tuple[str, str]]:
-    rows = []
-    for k, v in _flatten(ladder):
-        if isinstance(v, float):
-            v = f"{v:.3g}"
-        elif isinstance(v, (list, tuple)):
-            v = ", ".join(f"{x:.3g}" if isinstance(x, float) else str(x) for x in v)
-        rows.append((k or "ladder", str(v)))
-    return rows
+    return ", ".join(f"{summary.get(v, 0)} {v}" for v in VERDICTS)
 
 
 def _base_arms(finding_spec: Mapping, arm_dirs: Mapping) -> list[str]:
-    """Arms that are plain pre-trained models; all arms when the spec does not say which are."""
+    """Arms that are plain pre-trained models (call form without resolved `bases`)."""
     arms = finding_spec.get("arms") or {}
-    if isinstance(arms, Mapping):
-        specs = {str(k): (v or {}) for k, v in arms.items()}
-    else:  # a list of run names (spec form) says nothing about kinds
-        specs = {}
-    bases = [a for a in arm_dirs if a in specs and (
+    specs = {str(k): (v or {}) for k, v in arms.items()} if isinstance(arms, Mapping) else {}
+    return [a for a in arm_dirs if a in specs and (
         specs[a].get("kind") == "pretrain" if "kind" in specs[a]
         else not any(specs[a].get(s) for s in ("rl", "mid", "midtrain")))]
-    return bases or list(arm_dirs)
 
 
-# The ladder that must hold before RL (paper App. A.3.4, Fig. 9): ID ≈ 100 %, OOD-edge non-zero, OOD-hard ≈ 0
-# at pass@k_max.
-LADDER_CHECK = {"id": (">=", 0.9), "edge": (">", 0.0), "hard": ("<=", 0.05)}
+def _pct(x: Any) -> str:
+    return "—" if x is None else f"{100 * float(x):.1f}"
 
 
-def _measured_ladder(source: Any, ladder_bands: Mapping[str, Sequence[int]]) -> list[dict]:
-    """Strict pass@1 / pass@k_max (k_max = n) per ladder band, from per_problem.csv."""
-    paths = arm_paths(source, "eval", "per_problem.csv")
-    if not paths:
-        return []
-    rows = [r for p in paths for r in read_csv_rows(p)]
-    out = []
-    for band, ops in ladder_bands.items():
-        sel = [r for r in rows if int(r["op"]) in set(int(o) for o in ops)]
-        if not sel:
-            continue
-        n = np.array([int(r["n"]) for r in sel])
-        c = np.array([int(r["c_strict"]) for r in sel])
-        k = int(n.min())
-        out.append({"band": band, "ops": f"{min(ops)}–{max(ops)}", "problems": len(sel), "k": k,
-                    "pass1": float(pass_at_k_array(n, c, 1).mean()), "passk": float(pass_at_k_array(n, c, k).mean())})
-    return out
+def ladder_table(lad: Mapping) -> list[str]:
+    """Markdown rows of one base's ladder check (interplay.eval.ladder.check_ladder)."""
+    md = ["| band | ops | strict | measured (%) | required (%) | ok |", "|---|---|---|---|---|---|"]
+    for r in lad.get("rungs") or []:
+        ops = r["ops"]
+        where = (f"{ops[0]}–{ops[-1]}" if ops else "—") + (f" (worst: op {r['op']})" if r.get("op") is not None
+                                                             else "")
+        req = r["required"]
+        for x in (r.get("lo"), r.get("hi")):
+            if x is not None:
+                req = req.replace(f"{x:g}", f"{100 * x:g}", 1)
+        ok = "✅" if r["ok"] else "❌" if r["ok"] is False else "—"
+        md.append(f"| {r['band']} | {where} | {r['stat']} | {_pct(r['value'])} ({r['problems']} problems) | {req} "
+                  f"| {ok} |")
+    return md
 
 
-def _ladder_section(finding_spec: Mapping, arm_dirs: Mapping, bands: Mapping) -> list[str]:
-    lb = finding_spec.get("ladder") if isinstance(finding_spec.get("ladder"), Mapping) else None
-    ladder_bands = profile_bands({"bands": lb}) if lb else {b: bands[b] for b in LADDER_BANDS if b in bands}
+def _ladder_verdict(lad: Mapping) -> str:
+    return {True: "✅ holds", False: "❌ fails", None: "⚠️ not measured"}[lad.get("holds")]
+
+
+def _ladder_section(finding_spec: Mapping, verdicts: Mapping, arm_dirs: Mapping, bands: Mapping,
+                    out_dir: Path) -> list[str]:
+    """Each base's ladder (from the verdicts, as the claims were gated) and its held-out curve."""
+    ladders = dict(verdicts.get("bases") or {})
+    if not ladders:  # a call without resolved bases: check the plain pre-trained arms with the default ladder
+        lbands = {b: bands[b] for b in RUNG_BANDS if b in bands}
+        for arm in _base_arms(finding_spec, arm_dirs):
+            paths = arm_paths(arm_dirs[arm], "eval", "per_problem.csv")
+            if paths:
+                ladders[arm] = check_ladder([r for p in paths for r in read_csv_rows(p)], lbands, Ladder())
+    thr = Ladder.from_dict(((finding_spec.get("ladder") or {}) if isinstance(finding_spec.get("ladder"), Mapping)
+                            else {}).get("thresholds"))
     md = ["## Base-model ladder", "",
-          "Before RL the base must solve ID, keep OOD-edge non-zero and OOD-hard ≈ 0 (strict pass@k_max; "
-          "checked here as ID ≥ 90 %, edge > 0, hard ≤ 5 %).", ""]
-    found = False
-    for arm in _base_arms(finding_spec, arm_dirs):
-        measured = _measured_ladder(arm_dirs[arm], ladder_bands)
-        if measured:
-            found = True
-            md += [f"**{arm}**", "", "| band | ops | problems | strict pass@1 | strict pass@k_max | ladder |",
-                   "|---|---|---|---|---|---|"]
-            for m in measured:
-                rule = LADDER_CHECK.get(m["band"])
-                ok = "" if rule is None else "✅" if (
-                    m["passk"] >= rule[1] if rule[0] == ">=" else m["passk"] > rule[1] if rule[0] == ">"
-                    else m["passk"] <= rule[1]) else "❌"
-                md.append(f"| {m['band']} | {m['ops']} | {m['problems']} | {100 * m['pass1']:.1f} | "
-                          f"{100 * m['passk']:.1f} (k={m['k']}) | {ok} |")
-            md.append("")
-        for p in arm_paths(arm_dirs[arm], "eval", "metrics.json"):
-            try:
-                ladder = read_json(p).get("ladder")
-            except (OSError, ValueError, AttributeError):
-                continue
-            if ladder:  # the evaluator's own ladder entry, as it wrote it
-                found = True
-                md += [f"**{arm}** (evaluator's `ladder` entry)", "", "| entry | value |", "|---|---|"]
-                md += [f"| {_cell(k)} | {_cell(v)} |" for k, v in _ladder_rows(ladder)] + [""]
-    if not found:
+          f"A claim is testable only if every base model it rests on holds its ladder on the test set (strict, "
+          f"k = n): ID pass@k ≥ {100 * thr.id_passk_min:g} % on every ID op; OOD-edge pass@1 in "
+          f"[{100 * thr.edge_pass1_min:g}, {100 * thr.edge_pass1_max:g}] % and pass@k in "
+          f"[{100 * thr.edge_passk_min:g}, {100 * thr.edge_passk_max:g}] %; OOD-hard pass@k ≤ "
+          f"{100 * thr.hard_passk_max:g} % (profile `ladder:`). Otherwise its verdict is `untestable`.", ""]
+    if not ladders:
         md += ["- no ladder recorded (no base-model evaluation)", ""]
+    claims = verdicts.get("claims") or []
+    for base, lad in ladders.items():
+        on = [c["id"] for c in claims if base in (c.get("bases") or [])]
+        where = f" on `{lad['testset']}`" if lad.get("testset") else ""
+        ctx = f", contexts {', '.join(lad['contexts'])}" if lad.get("contexts") else ""
+        md += [f"**{base}**{where}{ctx}: {_ladder_verdict(lad)}"
+               + (f" (claims on it: {', '.join(f'`{i}`' for i in on)})" if on else ""), ""]
+        md += ladder_table(lad) + [""]
+        if lad.get("failed") and not lad.get("rungs"):
+            md += [f"- {line}" for line in lad["failed"]] + [""]
+    curves = {b: lad["curve"] for b, lad in ladders.items() if lad.get("curve")}
+    png = plot_ladder_curves(curves, out_dir / "ladder.png") if curves else None
+    if png is not None:
+        md += ["### Ladder curves during pre-training (held-out set, greedy)", "", "![ladder curves](ladder.png)", ""]
     return md
 
 
@@ -250,7 +232,7 @@ def render_finding(finding_spec: dict, verdicts, arm_dirs: dict[str, Path] | os.
            claims_table(claims), ""]
     notes = []
     for c in claims:
-        for line in ([f"inconclusive: {c['reason']}"] if c.get("reason") else []) + list(c.get("notes") or []):
+        for line in ([f"{c['verdict']}: {c['reason']}"] if c.get("reason") else []) + list(c.get("notes") or []):
             notes.append(f"- `{c['id']}`: {line}")
     if notes:
         md += ["### Notes", ""] + notes + [""]
@@ -271,7 +253,7 @@ def render_finding(finding_spec: dict, verdicts, arm_dirs: dict[str, Path] | os.
         md += [f"- {d.get('issue', '')} → {d.get('decision', '')}" if isinstance(d, Mapping) else f"- {d}"
                for d in decisions] + [""]
 
-    md += _ladder_section(finding_spec, arm_dirs, bands)
+    md += _ladder_section(finding_spec, verdicts, arm_dirs, bands, out_dir)
 
     md += ["## Plots", ""]
     if not plots:
@@ -293,8 +275,8 @@ def render_summary(findings: Iterable, out_path) -> Path:
 
     `findings`: verdicts.json paths, verdict dicts, or (claims config, verdicts) pairs; `out_path`: the
     file, or a directory to write `summary.md` into."""
-    sections, profiles, totals = [], set(), {"holds": 0, "fails": 0, "inconclusive": 0}
-    rows = []
+    sections, profiles, totals = [], set(), {v: 0 for v in VERDICTS}
+    rows, bases = [], {}
     for item in findings:
         v = item[1] if isinstance(item, tuple) else item
         v = _load_verdicts(v)
@@ -306,6 +288,9 @@ def render_summary(findings: Iterable, out_path) -> Path:
         for k in totals:
             totals[k] += (v.get("summary") or {}).get(k, 0)
         rows.append((v.get("finding", ""), v.get("claims") or []))
+        for b, lad in (v.get("bases") or {}).items():  # one entry per (base, test set); claims from every finding
+            entry = bases.setdefault((b, lad.get("testset")), {"ladder": lad, "claims": []})
+            entry["claims"] += [(v.get("finding", ""), c) for c in v.get("claims") or [] if b in (c.get("bases") or [])]
     md = ["# Reproduction summary", "",
           f"Profile: {', '.join(f'`{p}`' for p in sorted(profiles) if p) or '—'}. "
           f"Claims: {_summary_line(totals)}.", "",
@@ -315,6 +300,19 @@ def render_summary(findings: Iterable, out_path) -> Path:
     for finding, claims in rows:
         table += claims_table(claims, finding=finding).splitlines()[2:]
     md += table + [""]
+    if bases:
+        md += ["## Base models and the claims resting on them", "",
+               "A claim is `untestable` when a base model it rests on (its arms' initialization, followed to the "
+               "pre-training run) fails its ladder on the test set; the thresholds are the profile's `ladder:`.", ""]
+        for (b, ts), e in bases.items():
+            lad = e["ladder"]
+            ctx = f", contexts {', '.join(lad['contexts'])}" if lad.get("contexts") else ""
+            md += [f"### {b}{f' on `{ts}`' if ts else ''}{ctx}: {_ladder_verdict(lad)}", ""]
+            md += ladder_table(lad) + [""]
+            if lad.get("failed") and not lad.get("rungs"):
+                md += [f"- {line}" for line in lad["failed"]] + [""]
+            md += ["Claims on it: " + (", ".join(f"{f} `{c['id']}` ({c['verdict']})" for f, c in e["claims"])
+                                       or "none"), ""]
     if sections:
         md += sections + [""]
     out_path = Path(out_path)

@@ -52,7 +52,7 @@ def run(cfg: dict) -> None:
     n_excluded = len(seen)
     files = []
     with atomic_dir(cfg["out"]) as tmp:
-        if cfg["purpose"] == "test":
+        if cfg["purpose"] in ("test", "heldout"):
             for g in cfg["groups"]:
                 problems = []
                 for op in g["ops"]:

@@ -10,7 +10,7 @@ import importlib
 
 from interplay.eval.passk import bootstrap_ci, default_ks, pass_at_k, pass_at_k_array, pass_at_k_curve
 
-_LAZY = {"evaluate": "evaluate", "rescore": "evaluate", "EvalError": "evaluate", "Ladder": "evaluate",
+_LAZY = {"evaluate": "evaluate", "rescore": "evaluate", "EvalError": "evaluate", "Ladder": "ladder",
          "parse_bands": "evaluate", "DEFAULT_BANDS": "evaluate"}
 
 __all__ = ["pass_at_k", "pass_at_k_array", "pass_at_k_curve", "default_ks", "bootstrap_ci", *_LAZY]

@@ -60,14 +60,13 @@ def _summary(metrics: dict, out: Path) -> None:
     con = Console()
     con.print(t)
     con.print("s@k: strict (process-verified) pass@k; a@k: answer-only pass@k; correct / dep.err: sample shares")
+    from interplay.eval.ladder import rung_text
+
     lad = metrics["ladder"]
-    parts = []
-    for r, v in lad["rungs"].items():
-        val = "—" if v["value"] is None else f"{v['value']:.3f}"
-        verdict = "n/a" if v["ok"] is None else ("ok" if v["ok"] else "FAIL")
-        parts.append(f"{r}={val} ({v['test']}: {verdict})")
-    rungs = ", ".join(parts)
-    con.print(f"ladder (strict pass@{lad['k']}): {rungs} → {'holds' if lad['holds'] else 'does NOT hold'}")
+    verdict = {True: "holds", False: "does NOT hold", None: "not measured"}[lad["holds"]]
+    con.print(f"ladder (strict, k={lad['k']}): {verdict}")
+    for r in lad["rungs"]:
+        con.print(f"  {'ok  ' if r['ok'] else 'FAIL' if r['ok'] is False else 'n/a '} {rung_text(r)}")
     con.print(f"wrote {out}/metrics.json, per_problem.csv, per_op.csv, passk.csv, samples.jsonl.gz")
 
 

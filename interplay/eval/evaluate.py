@@ -3,7 +3,8 @@
 Every sample is scored twice (paper §6; the authors' `scripts/eval_checkpoints.py`): answer-only (the authors'
 evaluation exact match, `answer_exact_match`) and strict (VerifiedCorrect: every gold node right and the answer
 right), together with its ProcessAcc and error category (paper Fig. 8). pass@k uses the unbiased estimator for both.
-Also reported: teacher-forced NLL of the gold solutions per op (Fig. 10) and the base-model ladder check.
+Also reported: teacher-forced NLL of the gold solutions per op (Fig. 10) and the base-model ladder check
+(`interplay.eval.ladder`).
 
 Outputs, written as one directory atomically: `metrics.json`, `per_problem.csv`,
 `per_op.csv`, `passk.csv`, `samples.jsonl.gz` (the completions, so `rescore` never resamples).
@@ -21,7 +22,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from interplay.eval.ladder import Ladder, check_ladder
 from interplay.eval.passk import default_ks, pass_at_k_table
 from interplay.io import atomic_dir, read_json
 
@@ -44,19 +46,6 @@ PER_PROBLEM_COLUMNS = ["id", "op", "context", "mode", "n", "c_strict", "c_answer
 
 class EvalError(ValueError):
     """Bad input to evaluation (missing tokenizer, unknown band, ...): a one-line message for the CLI."""
-
-
-@dataclass(frozen=True)
-class Ladder:
-    """Base-model ladder thresholds (paper App. A.3.4, Fig. 9): ID pass@k_max ≈ 1, edge > 0, hard ≈ 0 (strict)."""
-
-    id_band: str = "id"
-    edge_band: str = "edge"
-    hard_band: str = "hard"
-    id_min: float = 0.95  # ID pass@k_max >= id_min
-    edge_min: float = 0.0  # edge pass@k_max > edge_min
-    hard_max: float = 0.05  # hard pass@k_max <= hard_max
-    metric: str = "strict"
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -368,24 +357,12 @@ def summarize(rows: list[dict], meta: dict, ladder: Ladder = Ladder(), n_boot: i
             nll[str(op)] = sum(s for s, _ in tot) / sum(t for _, t in tot)
     metrics = {k: meta[k] for k in ("checkpoint", "n", "ks", "temperature", "top_p", "top_k", "max_new_tokens",
                                     "seed", "mode", "bands", "testsets", "ladder_thresholds") if k in meta}
+    counts = [{"op": r["op"], "context": r["context"], "n": len(r["completions"]), "c_strict": sum(r["verified"])}
+              for r in rows]
+    ladder_bands = {b: list(range(lo, hi + 1)) for b, (lo, hi) in bands.items()}
     metrics.update(passk=passk, categories=cats, process_acc=pacc, nll=nll,
-                   ladder=ladder_check(passk, ks, ladder))
+                   ladder=check_ladder(counts, ladder_bands, ladder, k=max(ks) if ks else None))
     return metrics
-
-
-def ladder_check(passk: dict, ks: Sequence[int], ladder: Ladder = Ladder()) -> dict:
-    """Strict pass@k_max of the id / edge / hard bands against the thresholds; `holds` iff every rung ok."""
-    kmax = str(max(ks)) if ks else None
-    rungs = {}
-    for rung, band, op, thr in (("id", ladder.id_band, ">=", ladder.id_min),
-                                ("edge", ladder.edge_band, ">", ladder.edge_min),
-                                ("hard", ladder.hard_band, "<=", ladder.hard_max)):
-        g = passk.get(f"band={band}")
-        v = None if g is None or kmax not in g[ladder.metric] else g[ladder.metric][kmax]
-        ok = None if v is None else bool(v >= thr if op == ">=" else v > thr if op == ">" else v <= thr)
-        rungs[rung] = {"band": band, "value": v, "test": f"{op} {thr}", "ok": ok}
-    return {"k": int(kmax) if kmax else None, "metric": ladder.metric, "rungs": rungs,
-            "holds": all(r["ok"] is True for r in rungs.values())}
 
 
 def _per_problem(rows: list[dict]) -> list[dict]:
@@ -600,7 +577,7 @@ def rescore(out_dir: str | os.PathLike, mode: str = "paper", *, out: str | os.Pa
     if ks:
         meta["ks"] = sorted({int(k) for k in ks if int(k) <= int(meta["n"])})
     if ladder is None:
-        ladder = Ladder(**old["ladder_thresholds"]) if "ladder_thresholds" in old else Ladder()
+        ladder = Ladder.from_dict(old.get("ladder_thresholds"))
     meta["ladder_thresholds"] = asdict(ladder)
     metrics = summarize(rows, meta, ladder, n_boot)
     write_outputs(out or out_dir, rows, metrics)

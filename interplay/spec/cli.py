@@ -71,8 +71,9 @@ def _status(res, finding: str) -> str:
     verdicts = _verdicts(res, finding)
     if verdicts is not None:
         rows = _claim_rows(verdicts)
-        counts = {v: sum(r.get("verdict") == v for r in rows) for v in ("holds", "fails", "inconclusive")}
-        return f"{counts['holds']}/{len(rows)} hold, {counts['fails']} fail, {counts['inconclusive']} inconclusive"
+        counts = {v: sum(r.get("verdict") == v for r in rows) for v in ("holds", "fails", "inconclusive", "untestable")}
+        return (f"{counts['holds']}/{len(rows)} hold, {counts['fails']} fail, {counts['inconclusive']} inconclusive, "
+                f"{counts['untestable']} untestable")
     evals = [n for n in res.finding_runs(finding) if res.runs[n].kind == "evaluate"]
     done = sum((Path(res.runs[n].out) / "metrics.json").exists() for n in evals)
     return f"{done}/{len(evals)} evaluations done" if done else "not run"
@@ -96,7 +97,7 @@ def _print_verdicts(res, finding: str) -> None:
             if isinstance(ours, dict) else str(ours)
         ci = r.get("ci")
         ci_s = f"[{_num(ci[0])}, {_num(ci[1])}]" if isinstance(ci, (list, tuple)) and len(ci) == 2 else "-"
-        color = {"holds": "green", "fails": "red"}.get(r.get("verdict"), "yellow")
+        color = {"holds": "green", "fails": "red", "untestable": "magenta"}.get(r.get("verdict"), "yellow")
         table.add_row(str(r.get("id")), pv or "-", ours_s or "-", ci_s, f"[{color}]{r.get('verdict')}[/]")
     console.print(table)
 

@@ -161,6 +161,14 @@ def load_profile(name: str, root: Path = Path("."), overrides: dict | None = Non
         raise SpecError(f"{path}: tokenizer.kind: expected bpe|word, got {prof.tokenizer.kind!r}")
     if prof.rl.prompts_per_step % prof.rl.mini_batches:
         raise SpecError(f"{path}: rl.mini_batches: must divide rl.prompts_per_step ({prof.rl.prompts_per_step})")
+    lad = prof.ladder
+    for key, v in vars(lad).items():
+        if not 0.0 <= v <= 1.0:
+            raise SpecError(f"{path}: ladder.{key}: a pass rate in [0, 1], got {v}")
+    if lad.edge_pass1_min > lad.edge_pass1_max or lad.edge_passk_min > lad.edge_passk_max:
+        raise SpecError(f"{path}: ladder: an edge range has min > max")
+    if prof.pretrain.ladder_every < 0 or prof.pretrain.ladder_problems_per_op < 1:
+        raise SpecError(f"{path}: pretrain.ladder_every must be >= 0 and pretrain.ladder_problems_per_op >= 1")
     for i, dep in enumerate(prof.departures):
         if not (dep.key and dep.reason):
             raise SpecError(f"{path}: departures[{i}]: every departure needs a key and a one-line reason")
@@ -258,9 +266,9 @@ def _check(specs: Specs) -> None:
 
         for name, d in spec.datasets.items():
             k = f"datasets.{name}"
-            if d.purpose not in ("test", "rl"):
-                raise err(f"{k}.purpose", f"expected test|rl, got {d.purpose!r}")
-            if d.purpose == "test":
+            if d.purpose not in ("test", "rl", "heldout"):
+                raise err(f"{k}.purpose", f"expected test|rl|heldout, got {d.purpose!r}")
+            if d.purpose in ("test", "heldout"):
                 if not d.bands or d.mix:
                     raise err(k, "a test set lists `bands` (and `contexts`), not `mix`")
                 for j, b in enumerate(d.bands):
@@ -274,6 +282,11 @@ def _check(specs: Specs) -> None:
                 mixes(f"{k}.mix", d.mix)
             for j, x in enumerate(d.exclude):
                 ref(f"{k}.exclude[{j}]", x, ("datasets",))
+        heldout = [n for n, (sec, _, r) in specs.runs.items() if sec == "datasets" and r.purpose == "heldout"]
+        for name in spec.datasets:
+            if name in heldout[1:]:
+                raise err(f"datasets.{name}.purpose", f"a second heldout set (the first is {heldout[0]!r}); "
+                                                      "the ladder uses one")
         for name, t in spec.tokenizers.items():
             for j, b in enumerate(t.bands):
                 band(f"tokenizers.{name}.bands[{j}]", b)

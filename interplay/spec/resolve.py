@@ -17,6 +17,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from interplay.compute import rl_token_equivalents, split_budget
+from interplay.eval.ladder import ladder_contexts
 from interplay.spec.load import Specs, load_params, load_profile, load_specs
 from interplay.spec.schema import CONTEXTS, Claim, Mix, Operand, Params, Profile, SpecError
 from interplay.train.rewards import resolve_verify_mode
@@ -148,6 +149,15 @@ class _Resolver:
         section, stem, _ = self.specs.runs[name]
         return f"{self.specs.paths[stem]}: {section}.{name}"
 
+    def datasets_of(self, purpose: str) -> list[str]:
+        """Dataset runs of one purpose (test | rl | heldout), in spec order."""
+        return [n for n, (sec, _, r) in self.specs.runs.items() if sec == "datasets" and r.purpose == purpose]
+
+    def base_of(self, name: str) -> str:
+        """The pre-trained base a run rests on: an RL or mid-training run's init, followed to its pretrain run."""
+        section, _, spec = self.specs.runs[name]
+        return name if section == "pretrain" else self.base_of(spec.init)
+
     def model_dir(self, name: str) -> str:
         return str(Path(self.runs[name].out, "model"))
 
@@ -179,10 +189,16 @@ class _Resolver:
     # -- run kinds
     def _datasets(self, name: str, d) -> Run:
         seed = stable_seed(self.params.seed, "dataset", name, d.seed_offset)
-        excl = {f"exclude_{x}": x for x in d.exclude}
+        exclude = list(d.exclude)
+        if d.purpose == "heldout":  # every test set stays out of the held-out ladder set
+            exclude += [t for t in self.datasets_of("test") if t not in exclude]
+        elif d.purpose == "rl":  # and the held-out set out of every RL pool
+            exclude += [h for h in self.datasets_of("heldout") if h not in exclude]
+        excl = {f"exclude_{x}": x for x in exclude}
         body: dict[str, Any] = {"out": self.art("data", name), "seed": seed, "purpose": d.purpose, "gen": self.gen,
-                                "exclude": [self.art("data", x) for x in d.exclude]}
-        if d.purpose == "test":
+                                "exclude": [self.art("data", x) for x in exclude]}
+        if d.purpose in ("test", "heldout"):
+            per_op = self.p.eval.problems_per_op if d.purpose == "test" else self.p.pretrain.ladder_problems_per_op
             seen: dict[int, str] = {}
             for b in d.bands:
                 for op in band_ops(self.p, b):
@@ -192,7 +208,7 @@ class _Resolver:
                     seen[op] = b
             body["groups"] = [{"band": b, "context": c, "ops": band_ops(self.p, b),
                                "mode_weights": dict(self.p.data.mode_weights),
-                               "count_per_op": self.p.eval.problems_per_op} for b in d.bands for c in d.contexts]
+                               "count_per_op": per_op} for b in d.bands for c in d.contexts]
         else:
             body["mix"] = resolve_mix(self.p, d.mix)
             body["count"] = self.p.rl.pool
@@ -210,12 +226,12 @@ class _Resolver:
     def _lm_body(self, name: str, kind: str, spec, tokens: int, lm_cfg, tokenizer: str, init: str | None) -> dict:
         out = self.art(kind, name)
         seed = stable_seed(self.params.seed, kind, name)
-        comps = resolve_mix(self.p, spec.mix)
+        components = resolve_mix(self.p, spec.mix)
         if kind == "pretrain":
-            comps = add_edge_share(self.p, comps, self.p.pretrain.edge_share)
-        corpus = {"components": comps, "token_budget": int(tokens), "seed": seed,
+            components = add_edge_share(self.p, components, self.p.pretrain.edge_share)
+        corpus = {"components": components, "token_budget": int(tokens), "seed": seed,
                   "render": self.p.data.render, "max_distractors": self.p.data.max_distractors,
-                  "exclude": [self.art("data", x) for x in spec.exclude]}
+                  "exclude": [self.art("data", x) for x in self.corpus_exclude(spec)]}
         # `lm` is interplay.train.config.LMRunConfig (run_lm's typed config); the stage adds `threads`.
         lm = {"kind": kind, "name": name, "model": self.p.model, "tokenizer": self.ensure(tokenizer).out,
               "init": self.model_dir(init) if init else None, "shards": str(Path(out, "corpus")),
@@ -225,13 +241,26 @@ class _Resolver:
               "min_lr": lm_cfg.min_lr, "warmup_ratio": lm_cfg.warmup_ratio, "weight_decay": lm_cfg.weight_decay,
               "grad_clip": lm_cfg.grad_clip, "seed": seed, "log_every": lm_cfg.log_every,
               "ckpt_every": lm_cfg.ckpt_every_steps}
+        heldout = self.datasets_of("heldout")
+        if kind == "pretrain" and heldout:  # the ladder curve (interplay.train.ladder)
+            ho = self.ensure(heldout[0]).config
+            bands = {g["band"]: g["ops"] for g in ho["groups"]}
+            have = {g["context"] for g in ho["groups"]}
+            contexts = [c for c in ladder_contexts(components, band_ops(self.p, "id")) if c in have]
+            lm["ladder"] = {"heldout": ho["out"], "every": self.p.pretrain.ladder_every,
+                            "bands": bands, "contexts": contexts,
+                            "max_new_tokens": self.p.eval.max_new_tokens, "mode": self.p.eval.mode}
         return {"out": out, "seed": seed, "corpus": corpus, "lm": lm}
+
+    def corpus_exclude(self, spec) -> list[str]:
+        """Datasets kept out of a training corpus: the spec's `exclude` and the held-out ladder set."""
+        return list(spec.exclude) + [h for h in self.datasets_of("heldout") if h not in spec.exclude]
 
     def _pretrain(self, name: str, s) -> Run:
         self.ensure(s.tokenizer)
         body = self._lm_body(name, "pretrain", s, self.p.pretrain.tokens, self.p.pretrain, s.tokenizer, None)
         return self.add(name, "pretrain", body,
-                        {"tokenizer": s.tokenizer, **{f"exclude_{x}": x for x in s.exclude}})
+                        {"tokenizer": s.tokenizer, **{f"exclude_{x}": x for x in self.corpus_exclude(s)}})
 
     def _tokenizer_of(self, name: str) -> str:
         section, _, spec = self.specs.runs[name]
@@ -246,7 +275,7 @@ class _Resolver:
         body["budget"] = {"beta": s.budget.beta, "total_tokens": self.p.budget.total_tokens,
                           "mid_steps": split.mid_steps, "rl_steps": split.rl_steps}
         return self.add(name, "midtrain", body,
-                        {"init": s.init, "tokenizer": tok, **{f"exclude_{x}": x for x in s.exclude}})
+                        {"init": s.init, "tokenizer": tok, **{f"exclude_{x}": x for x in self.corpus_exclude(s)}})
 
     def split(self, beta: float):
         r = self.p.rl
@@ -279,20 +308,25 @@ class _Resolver:
               "token_equivalents": rl_token_equivalents(steps * r.prompts_per_step, r.group_size, l_total)}
         return self.add(name, "rl", {"out": out, "seed": seed, "rl": rl}, {"init": s.init, "prompts": s.prompts})
 
-    def evaluation(self, arm: str, testset: str) -> Run:
-        name = f"eval_{arm}__{testset}"
+    def evaluation(self, arm: str, testset: str, contexts: list[str] | None = None) -> Run:
+        """`arm` on `testset`; restricted to `contexts` (named `..__<contexts>`) when they are not all of its own."""
+        ts = self.ensure(testset)
+        groups = ts.config["groups"]
+        if contexts is not None and set(contexts) >= {g["context"] for g in groups}:
+            contexts = None
+        name = f"eval_{arm}__{testset}" + (f"__{'_'.join(contexts)}" if contexts else "")
         if name in self.runs:
             return self.runs[name]
         self.ensure(arm)
-        ts = self.ensure(testset)
+        groups = [g for g in groups if contexts is None or g["context"] in contexts]
         e = self.p.eval
-        bands = {g["band"]: g["ops"] for g in ts.config["groups"]}
+        bands = {g["band"]: g["ops"] for g in groups}
         body = {"out": self.art("eval", name), "seed": stable_seed(self.params.seed, "eval", testset),
                 "checkpoint": self.model_dir(arm),
                 "testsets": {f"{g['band']}/{g['context']}": str(Path(ts.out, f"{g['band']}.{g['context']}.jsonl"))
-                             for g in ts.config["groups"]},
+                             for g in groups},
                 "bands": bands, "n": e.n, "ks": [k for k in e.ks if k <= e.n], "temperature": e.temperature,
-                "top_p": e.top_p, "max_new_tokens": e.max_new_tokens, "mode": e.mode}
+                "top_p": e.top_p, "max_new_tokens": e.max_new_tokens, "mode": e.mode, "ladder": asdict(self.p.ladder)}
         return self.add(name, "evaluate", body, {"model": arm, "testset": testset})
 
     # -- findings
@@ -302,6 +336,22 @@ class _Resolver:
         for arm in spec.arms:
             for ts in [spec.evaluate.testset, *spec.evaluate.extra]:
                 evals[(arm, ts)] = self.evaluation(arm, ts).name
+        # The base each arm rests on, evaluated on the finding's test set: its ladder decides whether the claims
+        # on it are testable (a context base that is no arm gets this evaluation only for its ladder).
+        ts_main = spec.evaluate.testset
+        bases = {}
+        for b in sorted({self.base_of(a) for a in spec.arms}):
+            self.ensure(b)
+            lad = self.runs[b].config["lm"].get("ladder") or {}
+            have = {g["context"] for g in self.runs[ts_main].config["groups"]}
+            contexts = lad.get("contexts") or ladder_contexts(self.runs[b].config["corpus"]["components"],
+                                                              band_ops(self.p, "id"))
+            contexts = [c for c in contexts if c in have]
+            # an arm's own evaluation serves; a base that is no arm is evaluated in its ladder contexts only
+            ev = self.evaluation(b, ts_main) if b in spec.arms else self.evaluation(b, ts_main, contexts)
+            evals.setdefault((b, ts_main), ev.name)
+            bases[b] = {"eval_dir": ev.out, "testset": ts_main, "contexts": contexts,
+                        "curve": str(Path(self.runs[b].out, "ladder.csv"))}
         arms = {}
         for arm in spec.arms:
             section = self.specs.runs[arm][0]
@@ -315,14 +365,16 @@ class _Resolver:
                 "decisions": [asdict(d) for d in spec.decisions],
                 "departures": [asdict(d) for d in self.p.departures],
                 "bands": {b: band_ops(self.p, b) for b in self.p.bands},
-                "ladder": {b: band_ops(self.p, b) for b in ("id", "edge", "hard")},
-                "arms": arms, "claims": claims}
+                "ladder": {"bands": {b: band_ops(self.p, b) for b in ("id", "edge", "hard")},
+                           "thresholds": asdict(self.p.ladder)},
+                "bases": bases, "arms": arms, "claims": claims}
         inputs = {f"eval_{i}": n for i, n in enumerate(sorted(set(evals.values())))}
         inputs.update({f"rl_{a}": a for a, v in arms.items() if v["rl_dir"]})
         claims_run = self.add(f"claims_{f}", "claims", body, inputs)
         report = {"out": body["report"], "claims_config": str(self.config_path(claims_run.name)),
                   "verdicts": str(Path(claims_run.out, "verdicts.json"))}
-        self.add(f"report_{f}", "report", report, {"claims": claims_run.name, **inputs})
+        self.add(f"report_{f}", "report", report,
+                 {"claims": claims_run.name, **inputs, **{f"ladder_{b}": b for b in bases}})
 
     def claim(self, spec, c: Claim, arms: dict) -> dict:
         def operand(op: Operand | None, side: str) -> dict | None:
@@ -346,7 +398,8 @@ class _Resolver:
             d["ops"] = ops
             return d
 
-        return {"id": c.id, "text": c.text, "kind": c.kind, "lhs": operand(c.lhs, "lhs"),
+        on = sorted({self.base_of(op.arm) for op in (c.lhs, c.rhs) if op is not None})
+        return {"id": c.id, "text": c.text, "kind": c.kind, "bases": on, "lhs": operand(c.lhs, "lhs"),
                 "rhs": operand(c.rhs, "rhs"), "value": c.value, "margin": c.margin, "paper": asdict(c.paper)}
 
     def _stem(self, spec) -> str:

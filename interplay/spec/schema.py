@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from interplay.eval.ladder import Ladder
+
 BANDS = ("atomic", "id", "id_top", "mixed", "edge", "hard", "beyond")
 CONTEXTS = ("zoo", "teachers", "festival")
 MODES = ("forward", "reverse")
@@ -58,9 +60,11 @@ class Mix:
 
 @dataclass
 class DatasetSpec:
-    """A generated problem set: a test set (per band x context, `problems_per_op` each) or an RL prompt pool."""
+    """A generated problem set: a test set (per band x context, `problems_per_op` each), an RL prompt pool, or
+    the held-out ladder set (`heldout`: like a test set, `pretrain.ladder_problems_per_op` each). At most one
+    heldout set; the resolver keeps every test set out of it and it out of every RL pool and training corpus."""
 
-    purpose: str = "test"  # test | rl
+    purpose: str = "test"  # test | rl | heldout
     bands: List[str] = field(default_factory=list)  # test sets: disjoint bands to evaluate on
     contexts: List[str] = field(default_factory=lambda: list(CONTEXTS))  # test sets
     mix: List[Mix] = field(default_factory=list)  # RL pools
@@ -206,9 +210,6 @@ class LMCfg:
     """Next-token training (pre- or mid-training)."""
 
     tokens: int = knob(0, ge=0)  # pre-training token budget, > 0 there (mid-training uses the compute budget)
-    # Pre-training only: share of tokens on edge-band ops that the spec's mix does not already cover, spread over the
-    # mix's contexts (0 = the paper: the base never sees an edge op; App. A.7 varies a related share)
-    edge_share: float = knob(0.0, ge=0, le=0.5)
     seq_len: int = knob(2048, gt=0)  # tokens per training window
     batch_tokens: int = knob(524_288, gt=0)  # tokens per optimizer step (global)
     micro_batch_size: int = knob(64, gt=0)  # sequences per forward (memory only; batch_tokens fixes the optimizer batch)
@@ -221,6 +222,17 @@ class LMCfg:
     grad_clip: float = knob(1.0, ge=0)  # max grad norm
     log_every: int = knob(10, gt=0)  # steps between logged rows
     ckpt_every_steps: int = knob(500, gt=0)  # optimizer steps between resumable checkpoints
+
+
+@dataclass
+class PretrainCfg(LMCfg):
+    """Pre-training: the LM knobs plus the ladder curve on the held-out set (interplay.train.ladder)."""
+
+    ladder_every: int = knob(0, ge=0)  # optimizer steps between greedy held-out evaluations (and the last step); 0 = off
+    ladder_problems_per_op: int = knob(8, gt=0)  # held-out problems per op and context (both modes)
+    # share of tokens on edge-band ops that the spec's mix does not already cover, spread over the mix's contexts
+    # (0 = the paper: the base never sees an edge op; App. A.7 varies a related share)
+    edge_share: float = knob(0.0, ge=0, le=0.5)
 
 
 @dataclass
@@ -266,11 +278,12 @@ class Profile:
     model: str = "paper"  # interplay.model.PRESETS key
     data: DataCfg = field(default_factory=DataCfg)  # how problems are generated and rendered
     tokenizer: TokenizerCfg = field(default_factory=TokenizerCfg)  # tokenizer kind and size
-    pretrain: LMCfg = field(default_factory=LMCfg)  # next-token pre-training
+    pretrain: PretrainCfg = field(default_factory=PretrainCfg)  # next-token pre-training
     midtrain: LMCfg = field(default_factory=LMCfg)  # next-token mid-training (tokens: from `budget`)
     rl: RLCfg = field(default_factory=RLCfg)  # GRPO
     budget: BudgetCfg = field(default_factory=BudgetCfg)  # compute budget of the mid-training/RL split
     eval: EvalCfg = field(default_factory=EvalCfg)  # evaluation
+    ladder: Ladder = field(default_factory=Ladder)  # what a base must show before claims on it are testable
     departures: List[Departure] = field(default_factory=list)  # where it differs from the paper, and why
 
 

@@ -8,10 +8,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+
+
+@dataclass
+class LadderRunCfg:
+    """The ladder curve during pre-training (interplay.train.ladder): greedy held-out accuracy per band."""
+
+    heldout: str = ""  # held-out dataset directory (`<band>.<context>.jsonl` files of the `generate` stage)
+    every: int = 0  # optimizer steps between evaluations (and the last step); 0 = off
+    bands: Dict[str, List[int]] = field(default_factory=dict)  # band -> ops
+    contexts: List[str] = field(default_factory=list)  # the contexts evaluated (empty: all)
+    max_new_tokens: int = 256
+    mode: str = "paper"  # verification mode
+    batch_size: int = 64  # sampler rows per batch
 
 
 @dataclass
@@ -62,6 +75,7 @@ class LMRunConfig:
     # checkpoints and logging
     ckpt_every: int = 0  # optimizer steps between checkpoints; 0 = about 10 per run
     log_every: int = 1  # steps between curve.csv rows
+    ladder: Optional[LadderRunCfg] = None  # held-out ladder curve -> out_dir/ladder.csv (None: no file)
 
 
 def load_config(path_or_dict: str | Path | dict) -> LMRunConfig:

@@ -1,7 +1,8 @@
 """`run_lm(cfg, out_dir, resume)`: one pre- or mid-training run from a resolved run config.
 
 Writes: `out_dir/model/` (HF `save_pretrained` + tokenizer), `out_dir/metrics.json`,
-`out_dir/curve.csv` (step, tokens, loss, lr), `out_dir/ckpt/last.ckpt` (Lightning, for `--resume`) and
+`out_dir/curve.csv` (step, tokens, loss, lr), `out_dir/ladder.csv` (when the config has a `ladder`:
+interplay.train.ladder), `out_dir/ckpt/last.ckpt` (Lightning, for `--resume`) and
 `out_dir/logs/run/` (CSVLogger, fixed version so DVC paths are stable).
 
 Also runnable as `python -m interplay.train.run_lm CONFIG OUT_DIR [--resume]` (Lightning's DDP launcher
@@ -83,7 +84,7 @@ def load_inputs(cfg: LMRunConfig):
     return tok, model
 
 
-def _trainer(cfg: LMRunConfig, out: Path, steps: int):
+def _trainer(cfg: LMRunConfig, out: Path, steps: int, callbacks: list = ()):
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
     from pytorch_lightning.loggers import CSVLogger
@@ -114,7 +115,7 @@ def _trainer(cfg: LMRunConfig, out: Path, steps: int):
         accelerator=accelerator, devices=cfg.devices, strategy=strategy, precision=precision,
         max_steps=steps, max_epochs=1, accumulate_grad_batches=grad_accumulation(cfg),
         gradient_clip_val=cfg.grad_clip, gradient_clip_algorithm="norm",
-        callbacks=[ckpt, TQDMProgressBar(refresh_rate=max(1, grad_accumulation(cfg))), guard],
+        callbacks=[ckpt, TQDMProgressBar(refresh_rate=max(1, grad_accumulation(cfg))), guard, *callbacks],
         logger=CSVLogger(out, name="logs", version="run"), log_every_n_steps=cfg.log_every,
         plugins=[AtomicCheckpointIO()], use_distributed_sampler=False, num_sanity_val_steps=0,
         limit_val_batches=0, enable_model_summary=False, deterministic=accelerator == "cpu",
@@ -183,7 +184,15 @@ def run_lm(cfg: dict | str | Path | LMRunConfig, out_dir: str | os.PathLike, res
         shutil.rmtree(out / "ckpt")  # a fresh run never silently continues an old one
     resuming = resume and last.is_file()
     module = CausalLMModule(model, cfg)
-    trainer = _trainer(cfg, out, steps)
+    ladder = None
+    if cfg.ladder is not None and cfg.ladder.every > 0:  # the held-out ladder curve (interplay.train.ladder)
+        from interplay.train.ladder import LadderCallback
+
+        try:
+            ladder = LadderCallback(cfg.ladder, tok, cfg.tokens_per_step, steps)
+        except (FileNotFoundError, ValueError) as e:
+            raise RunError(str(e)) from None
+    trainer = _trainer(cfg, out, steps, [ladder] if ladder else [])
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resuming else None)
     wall = time.perf_counter() - t0
@@ -210,6 +219,11 @@ def run_lm(cfg: dict | str | Path | LMRunConfig, out_dir: str | os.PathLike, res
         "vocab_size": len(tok), "devices": cfg.devices, "threads": cfg.threads,
         "precision": trainer.precision, "resumed": resuming, "config": asdict(cfg),
     }
+    if cfg.ladder is not None:
+        from interplay.train.ladder import final_rows, write_curve
+
+        write_curve(ladder.rows if ladder else [], out / "ladder.csv")
+        metrics["ladder"] = final_rows(ladder.rows if ladder else [])
     write_json(out / "metrics.json", metrics)
     return metrics
 

@@ -279,7 +279,7 @@ def test_check_finding_writes_verdicts(arms, tmp_path):
     on_disk = json.loads(out.read_text())
     assert on_disk == json.loads(json.dumps(v))
     assert v["finding"] == "extrapolation" and v["profile"] == "ci"
-    assert v["summary"] == {"holds": 1, "fails": 1, "inconclusive": 1}
+    assert v["summary"] == {"holds": 1, "fails": 1, "inconclusive": 1, "untestable": 0}
     assert [c["id"] for c in v["claims"]] == ["c1", "c2", "c3"]
     assert all(c["departures"] == ["model: tiny"] for c in v["claims"])
     assert not list(out.parent.glob(".*tmp"))

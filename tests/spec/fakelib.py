@@ -90,6 +90,8 @@ def run_lm(cfg, out_dir, resume):
     (out / "model").mkdir(parents=True, exist_ok=True)
     (out / "model" / "config.json").write_text(json.dumps({"tokens": cfg["token_budget"], "lr": cfg["lr"]}))
     (out / "curve.csv").write_text("step,loss\\n1,2.0\\n2,1.5\\n")
+    if cfg.get("ladder"):
+        (out / "ladder.csv").write_text("step,tokens,band,problems,strict,answer,copy,seconds\\n")
     (out / "metrics.json").write_text(json.dumps({"loss": 1.5}))
     return {"loss": 1.5}
 ''',
@@ -111,7 +113,7 @@ def run_rl(cfg, out_dir, resume):
 import json
 from pathlib import Path
 def evaluate(checkpoint_dir, testsets, *, n, temperature, top_p, max_new_tokens, ks, seed, out_dir, mode="paper",
-             bands=None):
+             bands=None, ladder=None):
     out = Path(out_dir)
     assert Path(checkpoint_dir, "config.json").exists() and bands
     for p in testsets:

@@ -96,7 +96,8 @@ def test_dvc_reads_the_templated_pipeline(tmp_path):
     assert out.returncode == 0, out.stderr
     for stage in ("resolve", "tok", "base", "rl_edge_strict", "eval_rl_edge_strict__test_main", "claims_reward"):
         assert f'["{stage}"]' in out.stdout
-    assert "context" not in out.stdout
+    # nothing of finding 2 but its test set, which the held-out ladder set is kept disjoint from
+    assert "ctx" not in out.stdout and "claims_context" not in out.stdout and '["test_context"]' in out.stdout
     out = subprocess.run([DVC, "stage", "list", "rl_edge"], cwd=tmp_path, capture_output=True, text=True)
     assert "artifacts/ci/rl/rl_edge/model" in out.stdout, out.stdout + out.stderr
 

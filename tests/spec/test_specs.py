@@ -93,7 +93,7 @@ def test_datasets_use_disjoint_seeds_and_exclude_test_sets(resolved):
     for r in data:
         if r.config["purpose"] == "rl":
             assert r.config["exclude"], r.name
-    assert runs["base"].config["corpus"]["exclude"] == ["artifacts/cpu/data/test_main"]
+    assert runs["base"].config["corpus"]["exclude"] == ["artifacts/cpu/data/test_main", "artifacts/cpu/data/heldout"]
 
 
 def test_mix_helpers():

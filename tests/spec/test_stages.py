@@ -60,3 +60,52 @@ def test_test_set_and_rl_pool_are_disjoint(tmp_path):
     assert len(rows) == 12 and not {r["id"] for r in rows} & set(test_ids)
     assert {r["op"] for r in rows} == set(range(3, 5)) and len({r["id"] for r in rows}) == 12
     assert json.loads((tmp_path / "pool/index.json").read_text())["excluded_ids"] == 9
+
+
+def _retarget(obj, old: str, new: str):
+    """A config with every path under `old` moved under `new`."""
+    if isinstance(obj, dict):
+        return {k: _retarget(v, old, new) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_retarget(v, old, new) for v in obj]
+    return new + obj[len(old):] if isinstance(obj, str) and obj.startswith(old) else obj
+
+
+def test_heldout_set_shares_no_problem_with_any_test_set_or_rl_pool(tmp_path):
+    """The ci profile's resolved datasets, generated for real: the held-out ladder set is disjoint from every
+    test set and every RL pool, and every training corpus excludes it."""
+    from stages import excluded_ids, generate
+
+    res = resolve("ci", ROOT)
+    data = {n: r for n, r in res.runs.items() if r.kind == "generate"}
+    purposes = {n: r.config["purpose"] for n, r in data.items()}
+    assert purposes["heldout"] == "heldout" and {"test", "rl"} <= set(purposes.values())
+    ids = {}
+    for name, run in data.items():  # resolved order is topological: excluded sets are generated first
+        generate.run(_retarget(copy.deepcopy(run.config), "artifacts/ci", str(tmp_path)))
+        ids[name] = excluded_ids([str(tmp_path / "data" / name)])
+        assert ids[name], name
+    held = ids["heldout"]
+    assert len(held) == 2 * 7 * 3  # ladder_problems_per_op x ops 2-8 x three contexts
+    for name, got in ids.items():
+        if name != "heldout" and purposes[name] in ("test", "rl"):
+            assert not held & got, f"held-out set shares {len(held & got)} problems with {name}"
+    for name, run in res.runs.items():
+        if run.kind in ("pretrain", "midtrain"):
+            assert "artifacts/ci/data/heldout" in run.config["corpus"]["exclude"], name
+        if run.kind == "pretrain":
+            assert run.config["lm"]["ladder"]["heldout"] == "artifacts/ci/data/heldout", name
+
+
+def test_every_profile_keeps_the_heldout_set_apart():
+    from interplay.spec.resolve import resolve_all
+
+    for prof, res in resolve_all(ROOT).items():
+        tests = {n for n, r in res.runs.items() if r.kind == "generate" and r.config["purpose"] == "test"}
+        held = res.runs["heldout"]
+        assert {f"artifacts/{prof}/data/{t}" for t in tests} <= set(held.config["exclude"]), prof
+        for n, r in res.runs.items():
+            if r.kind == "generate" and r.config["purpose"] == "rl":
+                assert held.out in r.config["exclude"] and "heldout" in r.inputs, (prof, n)
+            if r.kind in ("pretrain", "midtrain"):
+                assert held.out in r.config["corpus"]["exclude"] and "heldout" in r.inputs, (prof, n)

@@ -1,0 +1,443 @@
+"""`interplay calibrate GRID.yaml`: short candidate pre-trainings from a grid, each with the ladder curve on, and a
+table of their ladder results and cost. How a profile's pre-training recipe is found (issue 10), on any machine.
+
+A grid file (example: specs/calibration/example.yaml) names a profile and one pretrain run of specs/, settings
+applied to every candidate (`fixed`) and lists of values (`grid`); every combination is one candidate. Keys are
+dotted paths: `profile.<key>` is merged onto the profile (as params.yaml `overrides.profile`: model preset,
+pretrain tokens / batch_tokens / lr / warmup_ratio / seq_len / packing, bands, data.max_distractors, ...) and
+`run.<key>` onto the run's resolved config (as `overrides.runs.<run>`: `run.lm.model_overrides.hidden_size`,
+`run.lm.cross_doc_attention`, ...). So a candidate is resolved by the pipeline's own resolver and trained by the
+pipeline's own stage code (`build_corpus` + `run_lm`, with the ladder callback), then evaluated by `evaluate`
+(a sampled pass@k pass on the held-out set, checked against the profile's ladder).
+
+Layout under `--out` (default `calibration/<grid file stem>/`): `shared/<run>-<hash>/` (tokenizer, test sets and
+the held-out set, built once per distinct config), `candidates/<id>/` (candidate.yaml, log.txt, corpus/, ckpt/,
+model/, ladder.csv, eval/, result.json) and `results.csv` / `results.md`. A candidate's id is the content hash of
+its resolved config and evaluation settings: a rerun skips finished candidates, and one killed midway resumes
+from its Lightning checkpoint. Candidates run as separate processes (`--jobs J`, at most one per core, each one
+process with one torch thread); a candidate being run by another `calibrate` process is left alone (file lock).
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import itertools
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+import yaml
+
+from interplay.io import read_json, write_json, write_text
+from interplay.spec.resolve import content_hash, dump_config
+from interplay.spec.schema import Overrides, Params, SpecError
+
+GRID_KEYS = ("profile", "run", "seed", "fixed", "grid", "eval", "description")
+EVAL_KEYS = ("n", "temperature", "seed")
+
+
+class GridError(ValueError):
+    """A malformed grid file: one line naming the file and the key."""
+
+
+@dataclass
+class Grid:
+    path: Path
+    profile: str = "cpu"
+    run: str = "base"
+    seed: int = 0
+    fixed: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, list] = field(default_factory=dict)
+    eval: dict[str, Any] = field(default_factory=dict)  # n (samples per held-out problem), temperature, seed
+    description: str = ""
+
+
+def load_grid(path: str | Path) -> Grid:
+    path = Path(path)
+    if not path.is_file():
+        raise GridError(f"{path}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise GridError(f"{path}: not YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise GridError(f"{path}: expected a mapping at the top level")
+    for k in data:
+        if k not in GRID_KEYS:
+            raise GridError(f"{path}: {k}: unknown key (known: {', '.join(GRID_KEYS)})")
+    g = Grid(path, **{k: v for k, v in data.items() if v is not None})
+    for section in ("fixed", "grid", "eval"):
+        if not isinstance(getattr(g, section), dict):
+            raise GridError(f"{path}: {section}: expected a mapping")
+    for section in ("fixed", "grid"):
+        for key in getattr(g, section):
+            if not (isinstance(key, str) and key.split(".", 1)[0] in ("profile", "run") and "." in key):
+                raise GridError(f"{path}: {section}.{key}: keys are dotted paths starting with `profile.` or `run.`")
+    for key, values in g.grid.items():
+        if not isinstance(values, list) or not values:
+            raise GridError(f"{path}: grid.{key}: expected a non-empty list of values")
+    for key in g.eval:
+        if key not in EVAL_KEYS:
+            raise GridError(f"{path}: eval.{key}: unknown key (known: {', '.join(EVAL_KEYS)})")
+    if int(g.eval.get("n", 1)) < 1:
+        raise GridError(f"{path}: eval.n: must be >= 1")
+    return g
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = out
+        *parents, last = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise GridError(f"{key}: a parent of this key is also given a value")
+        node[last] = value
+    return out
+
+
+def candidate_values(g: Grid) -> list[dict[str, Any]]:
+    """Every combination of the grid's lists, on top of `fixed` (one candidate without a grid)."""
+    keys = list(g.grid)
+    return [{**g.fixed, **dict(zip(keys, combo))} for combo in itertools.product(*(g.grid[k] for k in keys))]
+
+
+def label(g: Grid, values: dict[str, Any]) -> str:
+    return " ".join(f"{k.rsplit('.', 1)[-1]}={values[k]}" for k in g.grid) or "fixed"
+
+
+# ------------------------------------------------------------------------------------------------- preparation
+
+
+def _retarget(obj: Any, moves: dict[str, str]) -> Any:
+    """`obj` with every path string under one of `moves`' keys moved under its value."""
+    if isinstance(obj, dict):
+        return {k: _retarget(v, moves) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_retarget(v, moves) for v in obj]
+    if isinstance(obj, str):
+        for old, new in moves.items():
+            if obj == old or obj.startswith(old + "/"):
+                return new + obj[len(old):]
+    return obj
+
+
+def _upstream(res, name: str) -> list[str]:
+    """The runs `name` depends on, in resolved (topological) order."""
+    need, todo = set(), list(res.runs[name].inputs)
+    while todo:
+        n = todo.pop()
+        if n not in need:
+            need.add(n)
+            todo.extend(res.runs[n].inputs)
+    return [n for n in res.runs if n in need]
+
+
+def _build_shared(run, out: Path, moves: dict[str, str]) -> None:
+    """Generate a tokenizer or dataset the candidate needs (once per config hash) with the stage's own code."""
+    done = out.with_name(out.name + ".done")
+    if done.is_file():
+        return
+    cfg = _retarget({**run.config, "out": str(out)}, moves)
+    if run.kind == "tokenizer":
+        from stages.tokenizer import run as build
+    elif run.kind == "generate":
+        from stages.generate import run as build
+    else:  # pragma: no cover - a pretrain run only depends on tokenizers and datasets
+        raise GridError(f"run {run.name!r} of kind {run.kind} cannot be a calibration input")
+    build(cfg)
+    write_text(done, run.config["hash"] + "\n")
+
+
+def prepare(g: Grid, out: Path, root: Path = Path("."), build: bool = True) -> list[dict]:
+    """Resolve every candidate, build the shared inputs (unless `build` is False), write
+    candidates/<id>/candidate.yaml; returns the candidates."""
+    from interplay.spec.resolve import resolve
+
+    out = out.resolve()
+    cands, seen = [], set()
+    for values in candidate_values(g):
+        nested = _nest(values)
+        run_over = nested.get("run", {})
+        run_over.setdefault("lm", {}).setdefault("devices", 1)  # one process (one thread) per candidate
+        params = Params(profile=g.profile, seed=g.seed,
+                        overrides=Overrides(profile=nested.get("profile", {}), runs={g.run: run_over}))
+        try:
+            res = resolve(g.profile, root, params)
+        except SpecError as e:
+            raise GridError(f"{g.path}: candidate {label(g, values)}: {e}") from None
+        if g.run not in res.runs or res.runs[g.run].kind != "pretrain":
+            raise GridError(f"{g.path}: run: {g.run!r} is not a pretrain run of specs/")
+        run = res.runs[g.run]
+        lad = run.config["lm"].get("ladder")
+        if not lad:
+            raise GridError(f"{g.path}: run {g.run!r} has no held-out ladder set (a `heldout` dataset in specs/)")
+        if lad["every"] <= 0:  # the profile has the curve off: calibration always draws it (about 10 points)
+            steps = run.config["lm"]["token_budget"] // run.config["lm"]["tokens_per_step"]
+            lad["every"] = max(1, steps // 10)
+            run.config["hash"] = content_hash(run.config)
+        ev = {"n": int(g.eval.get("n", min(16, res.profile.eval.n))),
+              "temperature": float(g.eval.get("temperature", res.profile.eval.temperature)),
+              "top_p": res.profile.eval.top_p, "max_new_tokens": res.profile.eval.max_new_tokens,
+              "mode": res.profile.eval.mode, "seed": int(g.eval.get("seed", 0))}
+        cid = content_hash({"pretrain": run.config, "eval": ev, "ladder": vars(res.profile.ladder)})[:12]
+        if cid in seen:
+            continue
+        seen.add(cid)
+        moves = {}
+        for dep in _upstream(res, g.run):
+            d = res.runs[dep]
+            moves[d.out] = str(out / "shared" / f"{dep}-{d.config['hash']}")
+            if build:
+                _build_shared(d, Path(moves[d.out]), moves)
+        cdir = out / "candidates" / cid
+        moves[run.out] = str(cdir)
+        cand = {"id": cid, "label": label(g, values), "values": values, "grid": str(g.path),
+                "profile": g.profile, "run": g.run, "pretrain": _retarget(run.config, moves), "eval": ev,
+                "ladder": vars(res.profile.ladder)}
+        write_text(cdir / "candidate.yaml", dump_config(cand))
+        cands.append(cand)
+    return cands
+
+
+# ------------------------------------------------------------------------------------------------- one candidate
+
+
+def run_candidate(cdir: str | Path) -> dict:
+    """Train (resuming if a checkpoint is there), evaluate and summarize one candidate -> result.json."""
+    from interplay.eval.evaluate import evaluate
+    from interplay.eval.ladder import Ladder
+    from stages.pretrain import run as pretrain
+
+    cdir = Path(cdir).resolve()
+    cand = yaml.safe_load((cdir / "candidate.yaml").read_text())
+    cfg, ev = cand["pretrain"], cand["eval"]
+    lad = cfg["lm"]["ladder"]
+    t0 = time.perf_counter()
+    pretrain(cfg)
+    train_wall = time.perf_counter() - t0
+    index = read_json(Path(lad["heldout"]) / "index.json")
+    files = [str(Path(lad["heldout"]) / f["path"]) for f in index["files"]
+             if f["band"] in lad["bands"] and (not lad["contexts"] or f["context"] in lad["contexts"])]
+    ks = sorted({1, *[2 ** i for i in range(1, 12) if 2 ** i < ev["n"]], ev["n"]})
+    bands = {b: [min(ops), max(ops)] for b, ops in lad["bands"].items()}
+    m = evaluate(cdir / "model", files, n=ev["n"], temperature=ev["temperature"], top_p=ev["top_p"],
+                 max_new_tokens=ev["max_new_tokens"], ks=ks, seed=ev["seed"], out_dir=cdir / "eval",
+                 mode=ev["mode"], bands=bands, ladder=Ladder.from_dict(cand["ladder"]), nll=False)
+    tm = read_json(cdir / "metrics.json")
+    result = {"id": cand["id"], "label": cand["label"], "values": cand["values"],
+              "params_total": tm["params_total"], "params_non_embedding": tm["params_non_embedding"],
+              "steps": tm["steps"], "tokens": tm["tokens"], "tokens_per_step": tm["tokens_per_step"],
+              "final_loss": tm["final_loss"], "train_seconds": tm["train_seconds"],
+              "wall_seconds": time.perf_counter() - t0, "train_wall_seconds": train_wall,
+              "greedy": tm.get("ladder") or {}, "n": ev["n"], "k": max(ks),
+              "sampled": {b: {"pass1": m["passk"][f"band={b}"]["strict"]["1"],
+                              "passk": m["passk"][f"band={b}"]["strict"][str(max(ks))],
+                              "answer_passk": m["passk"][f"band={b}"]["answer"][str(max(ks))]}
+                          for b in lad["bands"] if f"band={b}" in m["passk"]},
+              "ladder": m["ladder"]}
+    write_json(cdir / "result.json", result)
+    return result
+
+
+def _lock(cdir: Path):
+    """An exclusive lock on candidates/<id>/lock for this process's lifetime (None: another process holds it)."""
+    f = open(cdir / "lock", "a")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    return f
+
+
+def _done(cdir: Path, cid: str) -> bool:
+    p = cdir / "result.json"
+    return p.is_file() and read_json(p).get("id") == cid
+
+
+# ------------------------------------------------------------------------------------------------- the grid
+
+
+def run_grid(g: Grid, out: Path, jobs: int = 1, root: Path = Path("."), echo=print) -> list[dict]:
+    """Prepare, run the unfinished candidates `jobs` at a time (one process each), return every result."""
+    cands = prepare(g, out, root)
+    out = out.resolve()
+    pending = [c for c in cands if not _done(out / "candidates" / c["id"], c["id"])]
+    echo(f"{len(cands)} candidates, {len(cands) - len(pending)} finished, {len(pending)} to run "
+         f"({jobs} at a time) -> {out}")
+    env = {**os.environ, "INTERPLAY_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    running: list[tuple[dict, subprocess.Popen, Any, float]] = []
+    failed = []
+    queue = list(pending)
+    while queue or running:
+        while queue and len(running) < jobs:
+            c = queue.pop(0)
+            cdir = out / "candidates" / c["id"]
+            log = open(cdir / "log.txt", "a")
+            p = subprocess.Popen([sys.executable, "-m", "interplay.calibrate", str(cdir)], cwd=root, env=env,
+                                 stdout=log, stderr=subprocess.STDOUT)
+            running.append((c, p, log, time.time()))
+            echo(f"  started {c['id']} ({c['label']})")
+        time.sleep(0.5)
+        for item in list(running):
+            c, p, log, t = item
+            if p.poll() is None:
+                continue
+            running.remove(item)
+            log.close()
+            if p.returncode == 0:
+                echo(f"  finished {c['id']} in {time.time() - t:.0f}s")
+            elif p.returncode == 3:
+                echo(f"  {c['id']} is being run by another process; skipped")
+            else:
+                failed.append(c["id"])
+                echo(f"  FAILED {c['id']} (exit {p.returncode}); see {out / 'candidates' / c['id'] / 'log.txt'}")
+    results = []
+    for c in cands:
+        cdir = out / "candidates" / c["id"]
+        results.append(read_json(cdir / "result.json") if _done(cdir, c["id"])
+                       else {"id": c["id"], "label": c["label"], "values": c["values"], "status": "not finished"})
+    write_tables(g, results, out)
+    return results
+
+
+# ------------------------------------------------------------------------------------------------- the table
+
+
+def table_rows(g: Grid, results: list[dict]) -> list[dict[str, Any]]:
+    """One flat row per candidate: varied values, cost, greedy held-out ladder, sampled pass@k, verdict."""
+    rows = []
+    for r in results:
+        row: dict[str, Any] = {"id": r["id"], **{k: r["values"].get(k) for k in g.grid}}
+        if "steps" not in r:
+            rows.append({**row, "ladder": r.get("status", "not finished")})
+            continue
+        row.update(params=r["params_total"], steps=r["steps"], tokens=r["tokens"],
+                   wall_s=round(r["wall_seconds"]), loss=round(r["final_loss"], 3))
+        for b in ("id", "edge", "hard"):
+            gr = r["greedy"].get(b, {})
+            row[f"greedy_{b}"] = gr.get("strict")
+            row[f"copy_{b}"] = gr.get("copy")
+        rungs = r["ladder"]["rungs"]
+        row["id_min_op_passk"] = rungs[0]["value"]
+        for b in ("edge", "hard"):
+            s = r["sampled"].get(b, {})
+            if b == "edge":
+                row["edge_pass1"] = s.get("pass1")
+            row[f"{b}_passk"] = s.get("passk")
+        row["k"] = r["k"]
+        row["ladder"] = {True: "holds", False: "fails", None: "not measured"}[r["ladder"]["holds"]]
+        rows.append(row)
+    return rows
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) >= 1 or v == 0 else f"{v:.2f}"
+    return str(v)
+
+
+def write_tables(g: Grid, results: list[dict], out: Path) -> list[dict]:
+    rows = table_rows(g, results)
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    with open(out / "results.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    md = [f"# Calibration: {g.path}", "", g.description or "", "",
+          f"Profile `{g.profile}`, run `{g.run}`. greedy_*: held-out greedy strict accuracy at the last step; "
+          "copy_*: share of gold quantity names the greedy solution defines; id_min_op_passk / edge_pass1 / "
+          "*_passk: sampled strict pass@k (k as listed) on the held-out set; ladder: the profile's thresholds.", "",
+          "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    md += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
+    write_text(out / "results.md", "\n".join(md) + "\n")
+    return rows
+
+
+def print_table(g: Grid, rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    t = Table(title=f"calibration {g.path.name} (profile {g.profile}, run {g.run})")
+    for c in cols:
+        t.add_column(c, justify="right" if c not in ("id", "ladder") else "left")
+    color = {"holds": "green", "fails": "red"}
+    for r in rows:
+        t.add_row(*[f"[{color.get(r.get(c), 'white')}]{_fmt(r.get(c))}[/]" if c == "ladder" else _fmt(r.get(c))
+                    for c in cols])
+    Console(width=max(120, 12 * len(cols))).print(t)
+
+
+# ------------------------------------------------------------------------------------------------- command line
+
+
+def calibrate(
+    grid: Annotated[Path, typer.Argument(help="Grid file (see specs/calibration/example.yaml).")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Work directory (default calibration/<stem>).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Candidates at once (one process, one thread each; "
+                                                           "at most one per core).")] = 1,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the candidates and their status only.")] = False,
+) -> None:
+    """Short candidate pre-trainings from a grid, with the ladder curve on: a table of ladder results and cost.
+
+    Resumable: a rerun skips finished candidates (content hash of their config) and resumes killed ones from their
+    checkpoint. Writes results.csv and results.md in the work directory."""
+    cores = os.cpu_count() or 1
+    if not 1 <= jobs <= cores:
+        typer.echo(f"error: --jobs must be in 1..{cores} (one candidate per core), got {jobs}", err=True)
+        raise typer.Exit(2)
+    try:
+        g = load_grid(grid)
+        out = out or Path("calibration") / grid.stem
+        if dry_run:
+            cands = prepare(g, out, build=False)
+            for c in cands:
+                done = _done(out.resolve() / "candidates" / c["id"], c["id"])
+                typer.echo(f"{c['id']}  {'finished' if done else 'to run  '}  {c['label']}")
+            return
+        results = run_grid(g, out, jobs, echo=typer.echo)
+    except GridError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+    print_table(g, table_rows(g, results))
+    typer.echo(f"wrote {out / 'results.csv'} and {out / 'results.md'}")
+    if any("steps" not in r for r in results):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("calibrate")(calibrate)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m interplay.calibrate CANDIDATE_DIR`: run one candidate (what `run_grid` starts per candidate)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m interplay.calibrate CANDIDATE_DIR", file=sys.stderr)
+        return 2
+    cdir = Path(argv[0])
+    lock = _lock(cdir)
+    if lock is None:
+        return 3
+    try:
+        cid = yaml.safe_load((cdir / "candidate.yaml").read_text())["id"]
+        if not _done(cdir, cid):
+            run_candidate(cdir)
+    finally:
+        lock.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

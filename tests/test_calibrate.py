@@ -1,0 +1,107 @@
+"""`interplay calibrate`: a 2-candidate grid end to end at the ci preset; a rerun skips finished candidates and a
+killed one resumes from its checkpoint."""
+
+import csv
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from interplay.calibrate import GridError, load_grid, run_grid
+from tests.spec.conftest import ROOT
+
+GRID = """
+description: tiny grid for the test
+profile: ci
+run: base
+fixed:
+  profile.pretrain.tokens: 8192          # 4 steps of 2048 tokens
+  profile.pretrain.ladder_every: 2
+  profile.pretrain.ladder_problems_per_op: 1
+grid:
+  profile.pretrain.lr: [3.0e-3, 1.0e-2]
+eval: {n: 2}
+"""
+
+
+@pytest.mark.slow
+def test_two_candidate_grid_end_to_end_and_resume(tmp_path):
+    (tmp_path / "grid.yaml").write_text(GRID)
+    g = load_grid(tmp_path / "grid.yaml")
+    out = tmp_path / "work"
+    log = []
+    results = run_grid(g, out, jobs=2, root=ROOT, echo=log.append)
+    assert log[0].startswith("2 candidates, 0 finished, 2 to run")
+    assert [r["values"]["profile.pretrain.lr"] for r in results] == [3.0e-3, 1.0e-2]
+    for r in results:
+        cdir = out / "candidates" / r["id"]
+        assert r["steps"] == 4 and r["tokens"] == 8192 and r["params_total"] > 0 and r["wall_seconds"] > 0
+        assert set(r["greedy"]) == {"id", "edge", "hard"} and all(v["step"] == 4 for v in r["greedy"].values())
+        assert r["k"] == 2 and set(r["sampled"]) == {"id", "edge", "hard"}
+        assert r["ladder"]["holds"] in (True, False)
+        rows = list(csv.DictReader(open(cdir / "ladder.csv")))
+        assert [(int(x["step"]), x["band"]) for x in rows] == [(s, b) for s in (2, 4) for b in ("id", "edge", "hard")]
+        # each candidate really trained with its own lr
+        assert json.loads((cdir / "metrics.json").read_text())["config"]["lr"] == r["values"]["profile.pretrain.lr"]
+    table = list(csv.DictReader(open(out / "results.csv")))
+    assert [t["id"] for t in table] == [r["id"] for r in results]
+    assert {"profile.pretrain.lr", "params", "steps", "wall_s", "greedy_id", "copy_id", "edge_pass1", "hard_passk",
+            "ladder"} <= set(table[0])
+    assert "| id | profile.pretrain.lr |" in (out / "results.md").read_text()
+
+    log.clear()  # a rerun trains nothing
+    again = run_grid(g, out, jobs=2, root=ROOT, echo=log.append)
+    assert log[0].startswith("2 candidates, 2 finished, 0 to run") and not any("started" in x for x in log)
+    assert again == results
+
+    # a candidate killed after its last checkpoint: its result and model are gone, its checkpoint is kept
+    cdir = out / "candidates" / results[1]["id"]
+    (cdir / "result.json").unlink()
+    log.clear()
+    resumed = run_grid(g, out, jobs=1, root=ROOT, echo=log.append)
+    assert log[0].startswith("2 candidates, 1 finished, 1 to run")
+    assert json.loads((cdir / "metrics.json").read_text())["resumed"] is True
+    assert resumed[1]["steps"] == 4 and resumed[0] == results[0]
+
+
+def test_grid_errors_are_one_line(tmp_path):
+    bad = {"x: 1": "x: unknown key", "grid: {lr: [1]}": "grid.lr: keys are dotted paths",
+           "grid: {profile.pretrain.lr: 3}": "expected a non-empty list", "eval: {k: 3}": "eval.k: unknown key"}
+    for text, msg in bad.items():
+        (tmp_path / "g.yaml").write_text(text)
+        with pytest.raises(GridError, match=msg):
+            load_grid(tmp_path / "g.yaml")
+    from interplay.cli import app
+
+    (tmp_path / "g.yaml").write_text("profile: ci\nrun: tok\n")
+    res = CliRunner().invoke(app, ["calibrate", str(tmp_path / "g.yaml"), "--dry-run", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "is not a pretrain run" in res.output
+    res = CliRunner().invoke(app, ["calibrate", str(tmp_path / "g.yaml"), "--jobs", "999"])
+    assert res.exit_code == 2 and "--jobs must be in" in res.output
+
+
+def test_example_grid_is_valid_and_not_a_spec():
+    from interplay.calibrate import candidate_values
+    from interplay.spec.load import load_specs
+
+    g = load_grid(ROOT / "specs/calibration/example.yaml")
+    assert len(candidate_values(g)) == 8
+    assert "example" not in load_specs(ROOT).files
+
+
+def test_calibration_always_draws_the_curve(tmp_path):
+    import yaml
+
+    from interplay.calibrate import prepare
+
+    (tmp_path / "g.yaml").write_text("profile: ci\nrun: base\nfixed: {profile.pretrain.ladder_every: 0}\n"
+                                     "grid: {run.lm.model_overrides.num_hidden_layers: [1, 2]}\n")
+    cands = prepare(load_grid(tmp_path / "g.yaml"), tmp_path / "o", ROOT, build=False)
+    assert len(cands) == 2 and cands[0]["id"] != cands[1]["id"]
+    for c, layers in zip(cands, (1, 2)):
+        saved = yaml.safe_load((tmp_path / "o" / "candidates" / c["id"] / "candidate.yaml").read_text())
+        lm = saved["pretrain"]["lm"]
+        assert lm["ladder"]["every"] == 1  # 8 steps at ci: about 10 points
+        assert lm["model_overrides"] == {"num_hidden_layers": layers} and lm["devices"] == 1
+        assert lm["tokenizer"].startswith(str((tmp_path / "o" / "shared").resolve()))
+        assert saved["pretrain"]["out"] == str((tmp_path / "o" / "candidates" / c["id"]).resolve())
