@@ -26,7 +26,7 @@ def warm(tmp_path_factory):
     # op-16 answers of at least 10: a guess among the op-2 answers (1-4) cannot score by luck
     hard = [r for r in records(16, 1, 96) if r["answer"] >= 10][:64]
     init = make_world(root, {"easy": records(2, 1, 200), "hard": hard}, train=records(2, 0, 600),
-                      warm_steps=300, warm_lr=3e-3)  # rollout reward ≈ 0.5 at the start
+                      warm_steps=200, warm_lr=3e-3)  # rollout reward ≈ 0.5 at the start (300 steps: 0.86)
     return root, init
 
 
@@ -43,7 +43,7 @@ def test_grpo_raises_reward_on_its_band(warm, tmp_path):
     run_rl(rl(init, root / "easy.jsonl", steps=25, lr=1e-3), tmp_path)
     r = rewards(tmp_path / "rewards.csv")
     first, last = sum(r[:3]) / 3, sum(r[-5:]) / 5  # 128 rollouts a step: the per-step noise is about ±0.04
-    assert last > first + 0.1, r  # measured: 0.53 -> 0.76
+    assert last > first + 0.1, r  # measured: 0.49 -> 0.69 (generator v2, per-prompt sampling streams)
 
 
 @pytest.mark.slow

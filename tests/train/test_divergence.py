@@ -82,7 +82,7 @@ def test_rl_at_lr_1e4_stops_and_keeps_the_last_finite_checkpoint(tmp_path):
 
 @pytest.mark.slow  # dvc + data + tokenizer + pre-training stages: ~40-60 s on the shared cores
 def test_diverging_pretrain_stage_fails_dvc_repro_and_nothing_downstream_runs(tmp_path):
-    """The real stage modules on the ci profile (pre-training lr overridden to 1e4) in a 4-stage dvc.yaml."""
+    """The real stage modules on the ci profile (pre-training lr overridden to 1e4) in a 6-stage dvc.yaml."""
     from interplay.spec.resolve import config_path, resolve, write_configs
 
     root = tmp_path / "repo"
@@ -102,7 +102,9 @@ def test_diverging_pretrain_stage_fails_dvc_repro_and_nothing_downstream_runs(tm
     base = res.runs["base_ctx0"]
     assert base.config["lm"]["lr"] == 1.0e4
     stages = {}
-    for name in ("test_context", "tok", "base_ctx0"):
+    upstream = ["test_context", "test_main", "heldout", "tok"]  # base_ctx0's inputs, in resolution order
+    assert set(res.runs["base_ctx0"].inputs) <= set(upstream)
+    for name in (*upstream, "base_ctx0"):
         run = res.runs[name]
         deps = [str(config_path("ci", name))] + [res.runs[i].out for i in run.inputs if i in stages]
         stages[name] = {"cmd": f"python -m stages.{run.kind} {config_path('ci', name)}", "deps": deps,
@@ -119,7 +121,7 @@ def test_diverging_pretrain_stage_fails_dvc_repro_and_nothing_downstream_runs(tm
     r = subprocess.run([dvc, "repro"], cwd=root, capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode != 0, r.stdout[-3000:]
     ran = [line.split("'")[1] for line in r.stdout.splitlines() if line.startswith("Running stage")]
-    assert ran == ["test_context", "tok", "base_ctx0"], r.stdout[-3000:]
+    assert ran == [*upstream, "base_ctx0"], r.stdout[-3000:]
     m = _diverged(r.stderr + r.stdout)
     assert m.group(1) == "pretrain" and int(m.group(5)) == int(m.group(2)) - 1 >= 1
     out = root / base.out
