@@ -15,6 +15,7 @@ import csv
 import io
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -187,16 +188,31 @@ class GRPOModule(pl.LightningModule):
         return t.tolist()
 
     def training_step(self, step, batch_idx):
+        step = int(step)
+        t0 = time.perf_counter()
+        ro = self._rollout(step)
+        sc = self._score(ro)
+        ref_logp = self._reference_logprobs(ro)
+        upd = self._update(ro, sc.advantages, ref_logp)
+        local = self._local_sums(ro, sc, upd)  # built in one fixed key order: the same on every rank
+        totals = dict(zip(local, self._reduce_sum(list(local.values()))))  # one all-reduce for all metrics
+        self.cum_tokens += compute.rl_token_factor(self.gamma) * totals["step_tokens"]
+        elapsed = time.perf_counter() - t0
+        self.rl_step = step + 1
+        row = self._metrics(totals, elapsed)
+        self.rows.append(row)
+        self.log_dict({k: v for k, v in row.items() if k != "step"}, on_step=True, prog_bar=False, rank_zero_only=True)
+        if self.global_rank == 0 and self.out_dir is not None:
+            write_rewards_csv(self.out_dir / "rewards.csv", self.rows)
+
+    def _rollout(self, step: int) -> "_Rollout":
+        """This rank's prompts of `step` and G samples of each (log-probs at T from the sampler; eval mode, no grad)."""
         from interplay.sampling import sample
 
         c = self.cfg
-        step = int(step)
-        t0 = time.perf_counter()
         world, rank = self.trainer.world_size, self.global_rank
         per_rank = c.prompts_per_step // world
         recs = self.mixture.draw(step, c.prompts_per_step)[rank * per_rank:(rank + 1) * per_rank]
-
-        # 1. Rollouts (log-probs at T come from the sampler; eval mode, no grad).
         self.policy.eval()
         # each prompt samples from its own stream keyed by its index in the step: the rollouts of a prompt do not
         # depend on the rank (or the device count) that draws them
@@ -206,34 +222,47 @@ class GRPOModule(pl.LightningModule):
                    prompt_keys=range(rank * per_rank, (rank + 1) * per_rank))
         self.policy.train()
         pidx = s.prompt_index.cpu()
-        comp = s.completion_ids.cpu()
+        finished = s.finished.cpu()
         mask = s.completion_mask.cpu().clone()
-        old_logp = s.logprobs.cpu().float()
         lengths = mask.sum(-1).tolist()
         if c.truncated == "mask":
-            mask &= s.finished.cpu()[:, None]
-        n = comp.shape[0]
+            mask &= finished[:, None]
+        return _Rollout(recs=recs, texts=s.texts, prompt_index=pidx, prompt_ids=[s.prompt_ids[int(j)] for j in pidx],
+                        completion_ids=s.completion_ids.cpu(), mask=mask, lengths=lengths,
+                        old_logp=s.logprobs.cpu().float(), finished=finished)
 
-        # 2. Rewards and group advantages.
-        outs = [reward(c.reward.name, s.texts[i], recs[int(pidx[i])], alpha=c.reward.alpha,
-                       strict_zero=c.reward.strict_zero, verify_mode=c.reward.verify_mode) for i in range(n)]
+    def _score(self, ro: "_Rollout") -> "_Scores":
+        """Rewards of each sample and group advantages (groups are rank-local: no communication)."""
+        c = self.cfg
+        outs = [reward(c.reward.name, ro.texts[i], ro.recs[int(ro.prompt_index[i])], alpha=c.reward.alpha,
+                       strict_zero=c.reward.strict_zero, verify_mode=c.reward.verify_mode) for i in range(ro.n)]
         rewards = torch.tensor([o.score for o in outs])
-        adv, frac_zero = group_advantages(rewards, pidx, norm_by_std=c.norm_by_std, eps=c.adv_eps)
-        prompt_ids = [s.prompt_ids[int(j)] for j in pidx]
+        adv, frac_zero = group_advantages(rewards, ro.prompt_index, norm_by_std=c.norm_by_std, eps=c.adv_eps)
+        return _Scores(outs=outs, rewards=rewards, advantages=adv, frac_zero_std=frac_zero)
 
-        # 3. Reference log-probs (frozen initial policy).
+    def _reference_logprobs(self, ro: "_Rollout") -> torch.Tensor | None:
+        """Log-probs of the frozen initial policy (None without a KL term), by micro-batches."""
+        if self.ref is None:
+            return None
+        mb_size = self.cfg.micro_batch_samples
+        with torch.no_grad():
+            ref_logp = torch.zeros_like(ro.old_logp)
+            for a in range(0, ro.n, mb_size):
+                b = min(a + mb_size, ro.n)
+                tm = max(max(ro.lengths[a:b]), 1)
+                lp, _ = self._logprobs(self.ref, ro.prompt_ids[a:b], ro.completion_ids[a:b, :tm], ro.lengths[a:b])
+                ref_logp[a:b, :tm] = lp.cpu()
+        return ref_logp
+
+    def _update(self, ro: "_Rollout", adv: torch.Tensor, ref_logp: torch.Tensor | None) -> dict[str, float]:
+        """PPO-style updates: B / mini_batch optimizer steps per epoch, each accumulated over micro-batches.
+
+        Returns this rank's sums for the metrics: loss, token-weighted kl / clip_ratio / entropy, update tokens
+        (`tok`), the mean grad norm and the largest sampler-vs-recompute log-prob gap before the first step.
+        """
+        c, world = self.cfg, self.trainer.world_size
+        n, mask, lengths, comp, old_logp = ro.n, ro.mask, ro.lengths, ro.completion_ids, ro.old_logp
         mb_size = c.micro_batch_samples
-        ref_logp = None
-        if self.ref is not None:
-            with torch.no_grad():
-                ref_logp = torch.zeros_like(old_logp)
-                for a in range(0, n, mb_size):
-                    b = min(a + mb_size, n)
-                    tm = max(max(lengths[a:b]), 1)
-                    lp, _ = self._logprobs(self.ref, prompt_ids[a:b], comp[a:b, :tm], lengths[a:b])
-                    ref_logp[a:b, :tm] = lp.cpu()
-
-        # 4. PPO-style updates: B / mini_batch optimizer steps per epoch, each over micro-batches.
         opt = self.optimizers()
         n_mb = c.mini_batches
         rows_per_mb = n // n_mb
@@ -252,7 +281,8 @@ class GRPOModule(pl.LightningModule):
                     b = min(a + mb_size, hi)
                     tm = max(max(lengths[a:b]), 1)  # this micro-batch's longest completion
                     mk = mask[a:b, :tm].to(self.device)
-                    logp, ent = self._logprobs(self.policy, prompt_ids[a:b], comp[a:b, :tm], lengths[a:b], entropy=True)
+                    logp, ent = self._logprobs(self.policy, ro.prompt_ids[a:b], comp[a:b, :tm], lengths[a:b],
+                                               entropy=True)
                     old = old_logp[a:b, :tm].to(self.device)
                     if epoch == 0 and m == 0:  # policy has not moved yet: sampler log-probs must match a recompute
                         d = ((logp.detach() - old).abs() * mk).max().item() if mk.any() else 0.0
@@ -273,37 +303,74 @@ class GRPOModule(pl.LightningModule):
                 if np.isfinite(gn):  # verl skips the update on a non-finite grad norm
                     self.clip_gradients(opt, gradient_clip_val=c.grad_clip, gradient_clip_algorithm="norm")
                     opt.step()
+        sums["loss"] = sums["loss"] / max(n_mb * c.ppo_epochs, 1)  # mean over optimizer steps
+        sums["grad_norm"] = float(np.mean(grad_norms))
+        sums["old_logprob_abs_diff"] = 0.0 if old_diff != old_diff else old_diff
+        return sums
 
-        # 5. Metrics (summed over ranks), TRL names (contracts §8).
+    def _local_sums(self, ro: "_Rollout", sc: "_Scores", upd: dict[str, float]) -> dict[str, float]:
+        """This rank's additive statistics (summed over ranks by the caller); per-sample means are weighted by n."""
+        n, outs, rewards, pidx = ro.n, sc.outs, sc.rewards, ro.prompt_index
         groups = pidx.unique()
         g_std = [rewards[pidx == g].std().item() if int((pidx == g).sum()) > 1 else 0.0 for g in groups]
-        step_tokens = float(sum(len(p) for p in prompt_ids) + sum(lengths))
-        loc = [float(rewards.sum()), float(n), float(sum(g_std)), float(len(groups)), frac_zero * len(groups),
-               float(sum(lengths)), float((~s.finished.cpu()).sum()), sums["kl"], sums["entropy"],
-               sums["clip_ratio"], float(sum(o.verified for o in outs)),
-               float(sum(o.answer_correct for o in outs)), step_tokens,
-               float(sum(o.components["outcome"] for o in outs)), float(sum(o.components["process"] for o in outs)),
-               sums["loss"] / max(n_mb * c.ppo_epochs, 1) * n, float(np.mean(grad_norms)) * n,
-               0.0 if old_diff != old_diff else old_diff, sums["tok"]]
-        tot = self._reduce_sum(loc)
-        N, upd = max(tot[1], 1.0), max(tot[18], 1.0)  # kl, entropy, clip_ratio: means over all ranks' tokens
-        self.cum_tokens += compute.rl_token_factor(self.gamma) * tot[12]
-        elapsed = time.perf_counter() - t0
-        self.rl_step = step + 1
-        row = {"step": self.rl_step, "reward": tot[0] / N, "reward_std": tot[2] / max(tot[3], 1),
-               "frac_reward_zero_std": tot[4] / max(tot[3], 1), "completions/mean_length": tot[5] / N,
-               "completions/clipped_ratio": tot[6] / N, "kl": tot[7] / upd, "entropy": tot[8] / upd,
-               "clip_ratio": tot[9] / upd, "acc_strict": tot[10] / N, "acc_answer": tot[11] / N,
-               "tokens_per_s": tot[12] / max(elapsed, 1e-9), "token_equivalents": self.cum_tokens,
-               "rewards/outcome/mean": tot[13] / N, "rewards/process/mean": tot[14] / N, "loss": tot[15] / N,
-               "grad_norm": tot[16] / N, "old_logprob_abs_diff": tot[17] / max(world, 1),
-               "token_equivalents_nominal": compute.rl_token_equivalents(
-                   self.rl_step * c.prompts_per_step, c.group_size, c.max_prompt_tokens + c.max_new_tokens, self.gamma),
-               "step_time": elapsed}
-        self.rows.append(row)
-        self.log_dict({k: v for k, v in row.items() if k != "step"}, on_step=True, prog_bar=False, rank_zero_only=True)
-        if self.global_rank == 0 and self.out_dir is not None:
-            write_rewards_csv(self.out_dir / "rewards.csv", self.rows)
+        sums = {
+            "reward": float(rewards.sum()), "samples": float(n), "reward_std": float(sum(g_std)),
+            "groups": float(len(groups)), "groups_zero_std": sc.frac_zero_std * len(groups),
+            "completion_tokens": float(sum(ro.lengths)), "clipped": float((~ro.finished).sum()),
+            "kl": upd["kl"], "entropy": upd["entropy"], "clip_ratio": upd["clip_ratio"],
+            "acc_strict": float(sum(o.verified for o in outs)), "acc_answer": float(sum(o.answer_correct for o in outs)),
+            "step_tokens": float(sum(len(p) for p in ro.prompt_ids) + sum(ro.lengths)),
+            "outcome": float(sum(o.components["outcome"] for o in outs)),
+            "process": float(sum(o.components["process"] for o in outs)),
+            "loss": upd["loss"] * n, "grad_norm": upd["grad_norm"] * n,
+            "old_logprob_abs_diff": upd["old_logprob_abs_diff"], "update_tokens": upd["tok"]}
+        return sums
+
+    def _metrics(self, tot: dict[str, float], elapsed: float) -> dict:
+        """One rewards.csv row from the sums over all ranks (TRL names, contracts §8)."""
+        c = self.cfg
+        n, groups = max(tot["samples"], 1.0), max(tot["groups"], 1)
+        upd = max(tot["update_tokens"], 1.0)  # kl, entropy, clip_ratio: means over all ranks' tokens
+        return {"step": self.rl_step, "reward": tot["reward"] / n, "reward_std": tot["reward_std"] / groups,
+                "frac_reward_zero_std": tot["groups_zero_std"] / groups,
+                "completions/mean_length": tot["completion_tokens"] / n, "completions/clipped_ratio": tot["clipped"] / n,
+                "kl": tot["kl"] / upd, "entropy": tot["entropy"] / upd, "clip_ratio": tot["clip_ratio"] / upd,
+                "acc_strict": tot["acc_strict"] / n, "acc_answer": tot["acc_answer"] / n,
+                "tokens_per_s": tot["step_tokens"] / max(elapsed, 1e-9), "token_equivalents": self.cum_tokens,
+                "rewards/outcome/mean": tot["outcome"] / n, "rewards/process/mean": tot["process"] / n,
+                "loss": tot["loss"] / n, "grad_norm": tot["grad_norm"] / n,
+                "old_logprob_abs_diff": tot["old_logprob_abs_diff"] / max(self.trainer.world_size, 1),
+                "token_equivalents_nominal": compute.rl_token_equivalents(
+                    self.rl_step * c.prompts_per_step, c.group_size, c.max_prompt_tokens + c.max_new_tokens,
+                    self.gamma),
+                "step_time": elapsed}
+
+
+@dataclass
+class _Rollout:
+    """One rank's samples of a step: row i is a completion of prompt `prompt_index[i]` (of `recs`)."""
+
+    recs: list[dict]
+    texts: list[str]
+    prompt_index: torch.Tensor
+    prompt_ids: list[list[int]]  # per row
+    completion_ids: torch.Tensor
+    mask: torch.Tensor  # loss mask (truncated completions dropped when truncated == "mask")
+    lengths: list[int]  # completion lengths
+    old_logp: torch.Tensor  # sampler log-probs at T
+    finished: torch.Tensor
+
+    @property
+    def n(self) -> int:
+        return self.completion_ids.shape[0]
+
+
+@dataclass
+class _Scores:
+    outs: list  # RewardOutput per row
+    rewards: torch.Tensor
+    advantages: torch.Tensor
+    frac_zero_std: float
 
 
 def _np_state_plain():
