@@ -1,12 +1,11 @@
 """Qwen2 decoder models per profile (paper A.3.1; official `model_configs/qwen2_100M/config.json`).
 
 `paper` is the authors' model exactly. The smaller presets keep the architecture (GQA with 2 KV heads, tied
-embeddings, SiLU MLP with FFN = 4×hidden, RMSNorm 1e-6, RoPE θ = 1e6) and shrink depth/width. Sizes were picked
-by measured fp32 training throughput on the shared 2-core CPU (benchmarks/pretrain.py, 1 thread, load ≈ 6):
-`ci` ≈ 11-15K tokens/s (a 40K-token run in a few seconds), `cpu` ≈ 1.7-2K tokens/s per process at 77 % of the
-measured torch.mm peak (≈ 4K tokens/s with both cores when the machine is idle), so a few million tokens in
-well under an hour. `gpu` (≈17M) sits in the design's 10-30M range; its throughput was not measured (no GPU in
-this session).
+embeddings, SiLU MLP with FFN = 4×hidden, RMSNorm 1e-6, RoPE θ = 1e6) and shrink depth/width. `ci` is sized for
+seconds-long runs (≈ 11-15K tokens/s on one core). `cpu` (4L/96, 0.67M with the word vocabulary) was chosen by
+the calibration probes in docs/calibration.md: at equal wall time it learned the task better than 4L/128 and
+8L/64; it trains at ≈ 9-11K tokens/s on one core. `gpu` (≈17M) sits in the design's 10-30M range; its throughput
+was not measured (no GPU in these sessions).
 """
 
 from __future__ import annotations
@@ -24,8 +23,9 @@ PRESETS: dict[str, dict[str, Any]] = {
                   num_key_value_heads=2),
     "gpu": dict(num_hidden_layers=8, hidden_size=384, intermediate_size=1536, num_attention_heads=6,
                 num_key_value_heads=2),  # ≈17.3M non-embedding
-    "cpu": dict(num_hidden_layers=4, hidden_size=192, intermediate_size=768, num_attention_heads=6,
-                num_key_value_heads=2),  # ≈2.2M non-embedding
+    # 4L/96: at equal wall time on one core it beat 4L/128 and 8L/64 on the ladder (docs/calibration.md)
+    "cpu": dict(num_hidden_layers=4, hidden_size=96, intermediate_size=384, num_attention_heads=4,
+                num_key_value_heads=2),  # ≈0.55M non-embedding
     "ci": dict(num_hidden_layers=2, hidden_size=64, intermediate_size=256, num_attention_heads=4,
                num_key_value_heads=2),  # ≈0.12M non-embedding
 }
