@@ -131,13 +131,7 @@ def _retarget(obj: Any, moves: dict[str, str]) -> Any:
 
 def _upstream(res, name: str) -> list[str]:
     """The runs `name` depends on, in resolved (topological) order."""
-    need, todo = set(), list(res.runs[name].inputs)
-    while todo:
-        n = todo.pop()
-        if n not in need:
-            need.add(n)
-            todo.extend(res.runs[n].inputs)
-    return [n for n in res.runs if n in need]
+    return res.closure(*res.runs[name].inputs)
 
 
 def _build_shared(run, out: Path, moves: dict[str, str]) -> None:

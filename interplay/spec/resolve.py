@@ -53,15 +53,19 @@ class Resolved:
     def config_path(self, name: str) -> Path:
         return config_path(self.profile.name, name)
 
-    def finding_runs(self, finding: str) -> list[str]:
-        """The run names a finding needs (its claims/report stages and everything upstream)."""
-        need, todo = set(), [f"report_{finding}"]
+    def closure(self, *names: str) -> list[str]:
+        """`names` and every run they depend on, in resolved (topological) order."""
+        need, todo = set(), list(names)
         while todo:
             n = todo.pop()
             if n not in need:
                 need.add(n)
                 todo.extend(self.runs[n].inputs)
         return [n for n in self.runs if n in need]
+
+    def finding_runs(self, finding: str) -> list[str]:
+        """The run names a finding needs (its claims/report stages and everything upstream)."""
+        return self.closure(f"report_{finding}")
 
 
 def config_path(profile: str, run: str) -> Path:
