@@ -32,7 +32,7 @@ import torch
 
 from interplay.eval.ladder import Ladder, check_ladder
 from interplay.eval.passk import default_ks, pass_at_k_table
-from interplay.io import atomic_dir, read_json
+from interplay.io import atomic_dir, read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -389,7 +389,7 @@ def _csv(path: Path, columns: list[str], rows: Iterable[dict]) -> None:
 def write_outputs(out_dir: str | os.PathLike, rows: list[dict], metrics: dict) -> None:
     """All five artifacts into one directory, swapped in atomically."""
     with atomic_dir(out_dir) as tmp:
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        write_json(tmp / "metrics.json", metrics)  # valid JSON: a non-finite value is written as null
         _csv(tmp / "per_problem.csv", PER_PROBLEM_COLUMNS, _per_problem(rows))
         passk = metrics["passk"]
         _csv(tmp / "per_op.csv", ["op", "k", "strict", "answer"],

@@ -244,3 +244,15 @@ def test_errors(setup, tmp_path, fake_verify):
     assert not (tmp_path / "x").exists()  # nothing half-written
     assert parse_bands("id,edge=11-14") == {"id": (2, 10), "edge": (11, 14)}
     assert parse_bands({"hard": [15, 20], "one": 7}) == {"hard": (15, 20), "one": (7, 7)}
+
+
+def test_metrics_json_is_valid_json_when_a_value_is_not_finite(tmp_path):
+    import json
+
+    from interplay.eval.evaluate import write_outputs
+
+    metrics = {"passk": {}, "process_acc": {"op=9": float("nan")}, "nll": {"9": float("inf")}}
+    write_outputs(tmp_path / "out", [], metrics)
+    text = (tmp_path / "out" / "metrics.json").read_text()
+    got = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    assert got["process_acc"]["op=9"] is None and got["nll"]["9"] is None
