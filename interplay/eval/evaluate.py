@@ -93,7 +93,7 @@ def parse_bands(spec: str | dict | None) -> dict[str, tuple[int, int]]:
 
 def load_checkpoint(checkpoint_dir: str | os.PathLike, device: str | torch.device | None = None):
     """(model, tokenizer) from an HF checkpoint directory; the tokenizer must be saved beside the model."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(checkpoint_dir)
     if not path.is_dir():
@@ -102,12 +102,11 @@ def load_checkpoint(checkpoint_dir: str | os.PathLike, device: str | torch.devic
         raise EvalError(f"checkpoint {path} has no config.json (not an HF model directory)")
     if not any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")):
         raise EvalError(f"checkpoint {path} has no tokenizer (save it with tokenizer.save_pretrained)")
-    # tokenizer.json is loaded as it is: AutoTokenizer would pick the model type's class (Qwen2Tokenizer),
-    # which in transformers 5 replaces the saved pre-tokenizer with Qwen's and breaks our word/BPE vocabularies
-    if (path / "tokenizer.json").is_file():
-        tok = PreTrainedTokenizerFast.from_pretrained(str(path))
-    else:
-        tok = AutoTokenizer.from_pretrained(str(path))
+    if (path / "tokenizer.json").is_file():  # every checkpoint this package writes
+        from interplay.checkpoint import load
+
+        return load(path, device)
+    tok = AutoTokenizer.from_pretrained(str(path))  # a foreign checkpoint with a tokenizer config only
     model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return model.to(device).eval(), tok

@@ -19,6 +19,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
     from interplay.data.tokenizers import train_tokenizer
+    from interplay.checkpoint import save_checkpoint
     from interplay.model import build_model
 
     root = tmp_path_factory.mktemp("cli")
@@ -28,8 +29,7 @@ def ckpt(tmp_path_factory):
     tok = train_tokenizer("word", [training_text(p.problem, p.question, p.solution) for p in probs])
     torch.manual_seed(0)
     model = build_model("ci", len(tok))
-    model.save_pretrained(root / "model")
-    tok.save_pretrained(root / "model")
+    save_checkpoint(model, tok, root / "model")  # the package's one checkpoint writer
     return root
 
 

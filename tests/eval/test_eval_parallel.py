@@ -16,6 +16,7 @@ FILES = ("metrics.json", "per_problem.csv", "per_op.csv", "passk.csv", "samples.
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     from interplay.data.tokenizers import train_tokenizer
+    from interplay.checkpoint import save_checkpoint
     from interplay.model import build_model
 
     root = tmp_path_factory.mktemp("evalpar")
@@ -26,8 +27,7 @@ def setup(tmp_path_factory):
     tok = train_tokenizer("word", [training_text(p.problem, p.question, p.solution) for p in probs])
     torch.manual_seed(0)
     model = build_model("ci", len(tok))
-    model.save_pretrained(root / "ckpt")
-    tok.save_pretrained(root / "ckpt")
+    save_checkpoint(model, tok, root / "ckpt")  # the package's one checkpoint writer
     return root
 
 

@@ -40,6 +40,17 @@ def _all_finite(state: dict) -> bool:
     return all(torch.isfinite(v).all() for v in state.values() if torch.is_tensor(v) and v.is_floating_point())
 
 
+def _assert_stopped(r, out: Path, kind: str, max_step: int) -> int:
+    """One `error:` line naming the step, the last finite checkpoint kept, no model or metrics; returns its step."""
+    assert r.returncode == 1, r.stderr[-3000:]
+    m = _diverged(r.stderr)
+    step, ckpt, kept = int(m.group(2)), Path(m.group(4)), int(m.group(5))
+    assert m.group(1) == kind and 1 <= kept == step - 1 and step < max_step
+    assert ckpt == out / "ckpt" / "last.ckpt"
+    assert not (out / "model").exists() and not (out / "metrics.json").exists()
+    return kept
+
+
 @pytest.mark.slow  # tokenizer, shards and a training subprocess: ~30 s (DDP ~90 s) on the shared cores
 @pytest.mark.parametrize("devices", [1, 2], ids=["1proc", "ddp2"])
 def test_pretrain_at_lr_1e4_stops_and_keeps_the_last_finite_checkpoint(tmp_path, devices):
@@ -49,15 +60,9 @@ def test_pretrain_at_lr_1e4_stops_and_keeps_the_last_finite_checkpoint(tmp_path,
                threads=1, devices=devices, ckpt_every=1, log_every=1)
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg))
     out = tmp_path / "out"
-    r = _cli("train", "pretrain", tmp_path / "run.yaml", "--out", out)
-    assert r.returncode == 1, r.stderr[-3000:]
-    m = _diverged(r.stderr)
-    step, ckpt, kept = int(m.group(2)), Path(m.group(4)), int(m.group(5))
-    assert m.group(1) == "pretrain" and 1 <= kept == step - 1 and step < 12
-    assert ckpt == out / "ckpt" / "last.ckpt"
-    state = torch.load(ckpt, weights_only=True)
+    kept = _assert_stopped(_cli("train", "pretrain", tmp_path / "run.yaml", "--out", out), out, "pretrain", 12)
+    state = torch.load(out / "ckpt" / "last.ckpt", weights_only=True)
     assert state["global_step"] == kept and _all_finite(state["state_dict"])
-    assert not (out / "model").exists() and not (out / "metrics.json").exists()
 
 
 @pytest.mark.slow  # sampling + GRPO on the ci model: ~15 s on the shared cores
@@ -69,15 +74,9 @@ def test_rl_at_lr_1e4_stops_and_keeps_the_last_finite_checkpoint(tmp_path):
     cfg = rl_config(init, tmp_path / "easy.jsonl", steps=6, lr=1e4, ckpt_every_steps=1)
     (tmp_path / "rl.yaml").write_text(yaml.safe_dump(cfg))
     out = tmp_path / "out"
-    r = _cli("train", "rl", tmp_path / "rl.yaml", "--out", out)
-    assert r.returncode == 1, r.stderr[-3000:]
-    m = _diverged(r.stderr)
-    step, ckpt, kept = int(m.group(2)), Path(m.group(4)), int(m.group(5))
-    assert m.group(1) == "rl" and 1 <= kept == step - 1 and step < 6
-    assert ckpt == out / "ckpt" / "last.ckpt"
-    state = torch.load(ckpt, weights_only=True)
+    kept = _assert_stopped(_cli("train", "rl", tmp_path / "rl.yaml", "--out", out), out, "rl", 6)
+    state = torch.load(out / "ckpt" / "last.ckpt", weights_only=True)
     assert state["interplay_rl"]["rl_step"] == kept and _all_finite(state["state_dict"])
-    assert not (out / "model").exists() and not (out / "metrics.json").exists()
 
 
 @pytest.mark.slow  # dvc + data + tokenizer + pre-training stages: ~40-60 s on the shared cores
