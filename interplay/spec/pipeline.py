@@ -28,7 +28,7 @@ CODE = {
                  "interplay/sampling.py", "interplay/eval"],
     "midtrain": ["interplay/data", "interplay/train", "interplay/model.py", "interplay/checkpoint.py"],
     "rl": ["interplay/data", "interplay/train", "interplay/model.py", "interplay/checkpoint.py", "interplay/sampling.py"],
-    "evaluate": ["interplay/data", "interplay/eval", "interplay/sampling.py"],
+    "evaluate": ["interplay/data", "interplay/eval", "interplay/sampling.py", "interplay/checkpoint.py"],
     "claims": ["interplay/claims.py", "interplay/eval"],
     "report": ["interplay/report.py", "interplay/plots.py", "interplay/eval/ladder.py"],
     "summary": ["interplay/report.py", "interplay/eval/ladder.py"],
