@@ -337,7 +337,7 @@ def _fmt(v: Any) -> str:
     if v is None:
         return "—"
     if isinstance(v, float):
-        return f"{v:.3g}" if abs(v) >= 1 or v == 0 else f"{v:.2f}"
+        return f"{v:.2f}" if 0.01 <= abs(v) < 1 else f"{v:.3g}"  # an lr of 3e-3 must not print as 0.00
     return str(v)
 
 

@@ -105,3 +105,11 @@ def test_calibration_always_draws_the_curve(tmp_path):
         assert lm["model_overrides"] == {"num_hidden_layers": layers} and lm["devices"] == 1
         assert lm["tokenizer"].startswith(str((tmp_path / "o" / "shared").resolve()))
         assert saved["pretrain"]["out"] == str((tmp_path / "o" / "candidates" / c["id"]).resolve())
+
+
+def test_table_numbers_keep_small_values():
+    """A grid over lr must not print 3e-3 and 1.5e-3 both as 0.00 (as results.md once did)."""
+    from interplay.calibrate import _fmt
+
+    assert [_fmt(v) for v in (3e-3, 1.5e-3, 3e-5, 0.0, 0.4567, 664512.0, None)] == \
+        ["0.003", "0.0015", "3e-05", "0", "0.46", "6.65e+05", "—"]
