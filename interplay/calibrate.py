@@ -38,7 +38,7 @@ from interplay.io import read_json, write_json, write_text
 from interplay.spec.resolve import content_hash, dump_config
 from interplay.spec.schema import Overrides, Params, SpecError
 
-GRID_KEYS = ("profile", "run", "seed", "fixed", "grid", "eval", "description")
+GRID_KEYS = ("profile", "run", "init", "seed", "fixed", "grid", "eval", "description")
 EVAL_KEYS = ("n", "temperature", "seed")
 
 
@@ -56,6 +56,7 @@ class Grid:
     grid: dict[str, list] = field(default_factory=dict)
     eval: dict[str, Any] = field(default_factory=dict)  # n (samples per held-out problem), temperature, seed
     description: str = ""
+    init: Optional[str] = None  # an RL grid: the trained base (a candidate directory or a model's parent dir)
 
 
 def load_grid(path: str | Path) -> Grid:
@@ -82,6 +83,8 @@ def load_grid(path: str | Path) -> Grid:
     for key, values in g.grid.items():
         if not isinstance(values, list) or not values:
             raise GridError(f"{path}: grid.{key}: expected a non-empty list of values")
+    if g.init is not None and not (Path(g.init) / "model").is_dir():
+        raise GridError(f"{path}: init: {g.init} has no model/ directory (give a finished candidate's directory)")
     for key in g.eval:
         if key not in EVAL_KEYS:
             raise GridError(f"{path}: eval.{key}: unknown key (known: {', '.join(EVAL_KEYS)})")
@@ -150,9 +153,21 @@ def _build_shared(run, out: Path, moves: dict[str, str]) -> None:
     write_text(done, run.config["hash"] + "\n")
 
 
+def _init_identity(init: Path) -> str:
+    """What an RL candidate's id records of its base: the candidate id when it is one, else the model file's stat."""
+    res = init / "result.json"
+    if res.is_file():
+        return str(read_json(res).get("id"))
+    st = (init / "model" / "model.safetensors").stat()
+    return f"{init}:{st.st_size}:{st.st_mtime_ns}"
+
+
 def prepare(g: Grid, out: Path, root: Path = Path("."), build: bool = True) -> list[dict]:
     """Resolve every candidate, build the shared inputs (unless `build` is False), write
-    candidates/<id>/candidate.yaml; returns the candidates."""
+    candidates/<id>/candidate.yaml; returns the candidates.
+
+    A pretrain run trains from scratch; an rl run (grid key `init`) starts from the given base, whose run in
+    specs/ (and anything upstream of it) is mapped onto that directory instead of being trained."""
     from interplay.spec.resolve import resolve
 
     out = out.resolve()
@@ -160,42 +175,62 @@ def prepare(g: Grid, out: Path, root: Path = Path("."), build: bool = True) -> l
     for values in candidate_values(g):
         nested = _nest(values)
         run_over = nested.get("run", {})
-        run_over.setdefault("lm", {}).setdefault("devices", 1)  # one process (one thread) per candidate
         params = Params(profile=g.profile, seed=g.seed,
                         overrides=Overrides(profile=nested.get("profile", {}), runs={g.run: run_over}))
         try:
             res = resolve(g.profile, root, params)
         except SpecError as e:
             raise GridError(f"{g.path}: candidate {label(g, values)}: {e}") from None
-        if g.run not in res.runs or res.runs[g.run].kind != "pretrain":
-            raise GridError(f"{g.path}: run: {g.run!r} is not a pretrain run of specs/")
+        kind = res.runs[g.run].kind if g.run in res.runs else None
+        if kind not in ("pretrain", "rl"):
+            raise GridError(f"{g.path}: run: {g.run!r} is not a pretrain or rl run of specs/")
+        if (kind == "rl") != (g.init is not None):
+            raise GridError(f"{g.path}: init: an rl run needs `init` (its trained base) and a pretrain run takes none")
         run = res.runs[g.run]
-        lad = run.config["lm"].get("ladder")
+        section = "lm" if kind == "pretrain" else "rl"
+        run.config[section]["devices"] = int(run_over.get(section, {}).get("devices", 1))  # one process each
+        moves: dict[str, str] = {}
+        if kind == "rl":  # the base: the given directory, not a training run
+            init = Path(g.init).resolve()
+            base = next(d for d in _upstream(res, g.run) if res.runs[d].kind in ("pretrain", "midtrain")
+                        and run.config["rl"]["init"].startswith(res.runs[d].out + "/"))
+            moves[res.runs[base].out] = str(init)
+            lad = dict(res.runs[base].config["lm"].get("ladder") or {})
+            skip = {d for d in res.closure(base) if res.runs[d].kind in ("pretrain", "midtrain", "rl")}
+        else:
+            lad = run.config["lm"].get("ladder") or {}
+            skip = set()
         if not lad:
             raise GridError(f"{g.path}: run {g.run!r} has no held-out ladder set (a `heldout` dataset in specs/)")
-        if lad["every"] <= 0:  # the profile has the curve off: calibration always draws it (about 10 points)
+        if kind == "pretrain" and lad["every"] <= 0:  # the profile has the curve off: calibration draws it
             steps = run.config["lm"]["token_budget"] // run.config["lm"]["tokens_per_step"]
             lad["every"] = max(1, steps // 10)
-            run.config["hash"] = content_hash(run.config)
+        run.config["hash"] = content_hash(run.config)
         ev = {"n": int(g.eval.get("n", min(16, res.profile.eval.n))),
               "temperature": float(g.eval.get("temperature", res.profile.eval.temperature)),
               "top_p": res.profile.eval.top_p, "max_new_tokens": res.profile.eval.max_new_tokens,
               "mode": res.profile.eval.mode, "seed": int(g.eval.get("seed", 0))}
-        cid = content_hash({"pretrain": run.config, "eval": ev, "ladder": vars(res.profile.ladder)})[:12]
+        ident = {kind: run.config, "eval": ev, "ladder": vars(res.profile.ladder)}
+        if kind == "rl":
+            ident["init"] = _init_identity(Path(moves[res.runs[base].out]))
+        cid = content_hash(ident)[:12]
         if cid in seen:
             continue
         seen.add(cid)
-        moves = {}
         for dep in _upstream(res, g.run):
             d = res.runs[dep]
+            if dep in skip:
+                continue
             moves[d.out] = str(out / "shared" / f"{dep}-{d.config['hash']}")
             if build:
                 _build_shared(d, Path(moves[d.out]), moves)
         cdir = out / "candidates" / cid
         moves[run.out] = str(cdir)
         cand = {"id": cid, "label": label(g, values), "values": values, "grid": str(g.path),
-                "profile": g.profile, "run": g.run, "pretrain": _retarget(run.config, moves), "eval": ev,
-                "ladder": vars(res.profile.ladder)}
+                "profile": g.profile, "run": g.run, "kind": kind, kind: _retarget(run.config, moves),
+                "heldout": _retarget(lad, moves), "eval": ev, "ladder": vars(res.profile.ladder)}
+        if kind == "rl":
+            cand["init"] = str(Path(g.init).resolve())
         write_text(cdir / "candidate.yaml", dump_config(cand))
         cands.append(cand)
     return cands
@@ -204,39 +239,56 @@ def prepare(g: Grid, out: Path, root: Path = Path("."), build: bool = True) -> l
 # ------------------------------------------------------------------------------------------------- one candidate
 
 
-def run_candidate(cdir: str | Path) -> dict:
-    """Train (resuming if a checkpoint is there), evaluate and summarize one candidate -> result.json."""
+def _heldout_eval(model: Path, lad: dict, ev: dict, out: Path, ladder: dict) -> dict:
+    """Sampled pass@k of `model` on the held-out set's bands (what the ladder is judged on)."""
     from interplay.eval.evaluate import evaluate
     from interplay.eval.ladder import Ladder
-    from stages.pretrain import run as pretrain
 
-    cdir = Path(cdir).resolve()
-    cand = yaml.safe_load((cdir / "candidate.yaml").read_text())
-    cfg, ev = cand["pretrain"], cand["eval"]
-    lad = cfg["lm"]["ladder"]
-    t0 = time.perf_counter()
-    pretrain(cfg)
-    train_wall = time.perf_counter() - t0
     index = read_json(Path(lad["heldout"]) / "index.json")
     files = [str(Path(lad["heldout"]) / f["path"]) for f in index["files"]
              if f["band"] in lad["bands"] and (not lad["contexts"] or f["context"] in lad["contexts"])]
     ks = sorted({1, *[2 ** i for i in range(1, 12) if 2 ** i < ev["n"]], ev["n"]})
     bands = {b: [min(ops), max(ops)] for b, ops in lad["bands"].items()}
-    m = evaluate(cdir / "model", files, n=ev["n"], temperature=ev["temperature"], top_p=ev["top_p"],
-                 max_new_tokens=ev["max_new_tokens"], ks=ks, seed=ev["seed"], out_dir=cdir / "eval",
-                 mode=ev["mode"], bands=bands, ladder=Ladder.from_dict(cand["ladder"]), nll=False)
+    m = evaluate(model, files, n=ev["n"], temperature=ev["temperature"], top_p=ev["top_p"],
+                 max_new_tokens=ev["max_new_tokens"], ks=ks, seed=ev["seed"], out_dir=out,
+                 mode=ev["mode"], bands=bands, ladder=Ladder.from_dict(ladder), nll=False)
+    sampled = {b: {"pass1": m["passk"][f"band={b}"]["strict"]["1"],
+                   "passk": m["passk"][f"band={b}"]["strict"][str(max(ks))],
+                   "answer_passk": m["passk"][f"band={b}"]["answer"][str(max(ks))]}
+               for b in lad["bands"] if f"band={b}" in m["passk"]}
+    per_op = {k.split("=", 1)[1]: {"pass1": v["strict"]["1"], "passk": v["strict"][str(max(ks))]}
+              for k, v in m["passk"].items() if k.startswith("op=")}
+    return {"n": ev["n"], "k": max(ks), "sampled": sampled, "per_op": per_op, "ladder": m["ladder"]}
+
+
+def run_candidate(cdir: str | Path) -> dict:
+    """Train (resuming if a checkpoint is there), evaluate and summarize one candidate -> result.json."""
+    cdir = Path(cdir).resolve()
+    cand = yaml.safe_load((cdir / "candidate.yaml").read_text())
+    kind = cand.get("kind", "pretrain")
+    cfg, ev = cand[kind], cand["eval"]
+    lad = cand.get("heldout") or cfg["lm"]["ladder"]
+    t0 = time.perf_counter()
+    if kind == "pretrain":
+        from stages.pretrain import run as train
+    else:
+        from stages.rl import run as train
+    train(cfg)
+    train_wall = time.perf_counter() - t0
+    held = _heldout_eval(cdir / "model", lad, ev, cdir / "eval", cand["ladder"])
     tm = read_json(cdir / "metrics.json")
-    result = {"id": cand["id"], "label": cand["label"], "values": cand["values"],
-              "params_total": tm["params_total"], "params_non_embedding": tm["params_non_embedding"],
-              "steps": tm["steps"], "tokens": tm["tokens"], "tokens_per_step": tm["tokens_per_step"],
-              "final_loss": tm["final_loss"], "train_seconds": tm["train_seconds"],
-              "wall_seconds": time.perf_counter() - t0, "train_wall_seconds": train_wall,
-              "greedy": tm.get("ladder") or {}, "n": ev["n"], "k": max(ks),
-              "sampled": {b: {"pass1": m["passk"][f"band={b}"]["strict"]["1"],
-                              "passk": m["passk"][f"band={b}"]["strict"][str(max(ks))],
-                              "answer_passk": m["passk"][f"band={b}"]["answer"][str(max(ks))]}
-                          for b in lad["bands"] if f"band={b}" in m["passk"]},
-              "ladder": m["ladder"]}
+    result = {"id": cand["id"], "kind": kind, "label": cand["label"], "values": cand["values"],
+              "steps": tm["steps"], "wall_seconds": time.perf_counter() - t0, "train_wall_seconds": train_wall,
+              **held}
+    if kind == "pretrain":
+        result.update(params_total=tm["params_total"], params_non_embedding=tm["params_non_embedding"],
+                      tokens=tm["tokens"], tokens_per_step=tm["tokens_per_step"], final_loss=tm["final_loss"],
+                      train_seconds=tm["train_seconds"], greedy=tm.get("ladder") or {})
+    else:
+        result.update({k: tm.get(k) for k in ("reward_first", "reward_last10_mean", "acc_strict_last10_mean",
+                                               "acc_answer_last10_mean", "samples")})
+        base = Path(cand["init"]) / "result.json"
+        result["base"] = read_json(base) if base.is_file() else None
     write_json(cdir / "result.json", result)
     return result
 
@@ -307,26 +359,33 @@ def run_grid(g: Grid, out: Path, jobs: int = 1, root: Path = Path("."), echo=pri
 
 
 def table_rows(g: Grid, results: list[dict]) -> list[dict[str, Any]]:
-    """One flat row per candidate: varied values, cost, greedy held-out ladder, sampled pass@k, verdict."""
+    """One flat row per candidate: varied values, cost, greedy held-out ladder (pre-training) or rewards (RL),
+    sampled pass@k per band, verdict. An RL row also shows its base's sampled numbers (`base_*`)."""
     rows = []
     for r in results:
         row: dict[str, Any] = {"id": r["id"], **{k: r["values"].get(k) for k in g.grid}}
         if "steps" not in r:
             rows.append({**row, "ladder": r.get("status", "not finished")})
             continue
-        row.update(params=r["params_total"], steps=r["steps"], tokens=r["tokens"],
-                   wall_s=round(r["wall_seconds"]), loss=round(r["final_loss"], 3))
+        row.update(steps=r["steps"], wall_s=round(r["wall_seconds"]))
+        if r.get("kind", "pretrain") == "pretrain":
+            row.update(params=r["params_total"], tokens=r["tokens"], loss=round(r["final_loss"], 3))
+            for b in ("id", "edge", "hard"):
+                gr = r["greedy"].get(b, {})
+                row[f"greedy_{b}"] = gr.get("strict")
+                row[f"copy_{b}"] = gr.get("copy")
+        else:
+            row.update(reward_first=r.get("reward_first"), reward_last10=r.get("reward_last10_mean"),
+                       strict_last10=r.get("acc_strict_last10_mean"))
+        row["id_min_op_passk"] = r["ladder"]["rungs"][0]["value"]
+        base = r.get("base") or {}
         for b in ("id", "edge", "hard"):
-            gr = r["greedy"].get(b, {})
-            row[f"greedy_{b}"] = gr.get("strict")
-            row[f"copy_{b}"] = gr.get("copy")
-        rungs = r["ladder"]["rungs"]
-        row["id_min_op_passk"] = rungs[0]["value"]
-        for b in ("edge", "hard"):
             s = r["sampled"].get(b, {})
-            if b == "edge":
-                row["edge_pass1"] = s.get("pass1")
+            row[f"{b}_pass1"] = s.get("pass1")
             row[f"{b}_passk"] = s.get("passk")
+            if r.get("kind") == "rl":
+                bs = base.get("sampled", {}).get(b, {})
+                row[f"base_{b}_pass1"], row[f"base_{b}_passk"] = bs.get("pass1"), bs.get("passk")
         row["k"] = r["k"]
         row["ladder"] = {True: "holds", False: "fails", None: "not measured"}[r["ladder"]["holds"]]
         rows.append(row)

@@ -23,6 +23,20 @@ grid:
 eval: {n: 2}
 """
 
+RL_GRID = """
+profile: ci
+run: rl_edge
+init: {init}
+fixed:
+  profile.pretrain.tokens: 8192          # as the base's grid: the same held-out set
+  profile.pretrain.ladder_every: 2
+  profile.pretrain.ladder_problems_per_op: 1
+  profile.rl.steps: 2
+grid:
+  run.rl.lr: [1.0e-5, 1.0e-4]
+eval: {{n: 2}}
+"""
+
 
 @pytest.mark.slow
 def test_two_candidate_grid_end_to_end_and_resume(tmp_path):
@@ -63,6 +77,26 @@ def test_two_candidate_grid_end_to_end_and_resume(tmp_path):
     assert json.loads((cdir / "metrics.json").read_text())["resumed"] is True
     assert resumed[1]["steps"] == 4 and resumed[0] == results[0]
 
+    # an RL grid from a finished candidate: its held-out set, its base's numbers beside its own
+    base_dir = out / "candidates" / results[0]["id"]
+    (tmp_path / "rl.yaml").write_text(RL_GRID.format(init=base_dir))
+    rg = load_grid(tmp_path / "rl.yaml")
+    rl = run_grid(rg, tmp_path / "rlwork", jobs=2, root=ROOT, echo=log.append)
+    assert [r["values"]["run.rl.lr"] for r in rl] == [1.0e-5, 1.0e-4] and len({r["id"] for r in rl}) == 2
+    for r in rl:
+        assert r["kind"] == "rl" and r["steps"] == 2 and r["base"]["id"] == results[0]["id"]
+        assert set(r["sampled"]) == {"id", "edge", "hard"} and r["reward_first"] is not None
+        cfg = json.loads((tmp_path / "rlwork" / "candidates" / r["id"] / "metrics.json").read_text())["config"]
+        assert cfg["lr"] == r["values"]["run.rl.lr"] and cfg["init"] == str(base_dir / "model")
+    # the same held-out problems as the base's evaluation
+    def problems(d):
+        return sorted(row["id"] for row in csv.DictReader(open(d / "eval" / "per_problem.csv")))
+
+    assert problems(base_dir) == problems(tmp_path / "rlwork" / "candidates" / rl[0]["id"]) != []
+    t = list(csv.DictReader(open(tmp_path / "rlwork" / "results.csv")))
+    assert {"run.rl.lr", "reward_first", "edge_passk", "base_edge_passk", "ladder"} <= set(t[0])
+    assert float(t[0]["base_edge_passk"]) == pytest.approx(results[0]["sampled"]["edge"]["passk"])
+
 
 def test_grid_errors_are_one_line(tmp_path):
     bad = {"x: 1": "x: unknown key", "grid: {lr: [1]}": "grid.lr: keys are dotted paths",
@@ -75,7 +109,13 @@ def test_grid_errors_are_one_line(tmp_path):
 
     (tmp_path / "g.yaml").write_text("profile: ci\nrun: tok\n")
     res = CliRunner().invoke(app, ["calibrate", str(tmp_path / "g.yaml"), "--dry-run", "--out", str(tmp_path / "o")])
-    assert res.exit_code == 2 and "is not a pretrain run" in res.output
+    assert res.exit_code == 2 and "is not a pretrain or rl run" in res.output
+    (tmp_path / "g.yaml").write_text("profile: ci\nrun: rl_edge\n")  # an rl run needs its trained base
+    res = CliRunner().invoke(app, ["calibrate", str(tmp_path / "g.yaml"), "--dry-run", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "an rl run needs `init`" in res.output
+    (tmp_path / "g.yaml").write_text(f"profile: ci\nrun: rl_edge\ninit: {tmp_path}\n")
+    res = CliRunner().invoke(app, ["calibrate", str(tmp_path / "g.yaml"), "--dry-run"])
+    assert res.exit_code == 2 and "has no model/ directory" in res.output
     res = CliRunner().invoke(app, ["calibrate", str(tmp_path / "g.yaml"), "--jobs", "999"])
     assert res.exit_code == 2 and "--jobs must be in" in res.output
 
