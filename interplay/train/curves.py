@@ -45,6 +45,16 @@ def read_rows(out: str | os.PathLike) -> list[dict[str, Any]]:
     return [rows[s] for s in sorted(rows)]
 
 
+def _number(text: str | None) -> int | float | None:
+    """A logged value as DVCLive wrote it (an int stays an int); None for a cut-off or empty field."""
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
 def rewind(live: str | os.PathLike, step: int) -> None:
     """Cut DVCLive's files in `live` back to rows with step <= `step` (a resumed run's checkpoint) and rewrite
     metrics.json from them. Half-written rows (a kill during an append) are dropped."""
@@ -53,12 +63,12 @@ def rewind(live: str | os.PathLike, step: int) -> None:
     for path in sorted((live / PLOTS).rglob("*.tsv")):
         name = path.stem
         with open(path, newline="") as f:
-            kept = []
+            kept = []  # the rows as written (text), so kept rows stay byte for byte
             for r in csv.DictReader(f, delimiter="\t"):
                 try:
-                    if int(r["step"]) <= step and r.get(name) not in (None, ""):
-                        kept.append({"step": int(r["step"]), name: float(r[name])})
-                except (TypeError, ValueError):
+                    if int(r["step"]) <= step and _number(r[name]) is not None:
+                        kept.append({"step": r["step"], name: r[name]})
+                except (KeyError, TypeError, ValueError):
                     continue
         buf = io.StringIO()
         w = csv.DictWriter(buf, ["step", name], delimiter="\t", lineterminator=os.linesep)
@@ -70,6 +80,6 @@ def rewind(live: str | os.PathLike, step: int) -> None:
             *parents, _ = path.relative_to(live / PLOTS).with_suffix("").parts
             for p in parents:
                 node = node.setdefault(p, {})
-            node[name] = kept[-1][name]
+            node[name] = _number(kept[-1][name])
     summary["step"] = step
     write_json(live / "metrics.json", summary)

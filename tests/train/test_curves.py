@@ -10,7 +10,8 @@ from interplay.train.tracking import RunLogger
 def _log(out, steps, resume_step=None, scale=1.0):
     logger = RunLogger(out, resume_step)
     for s in steps:
-        logger.log_step({"train/loss": scale / s, "reward": 0.5 * s, "rewards/outcome/mean": s / 10}, step=s)
+        logger.log_step({"train/loss": scale / s, "train/tokens": 512 * s, "reward": 0.5 * s,
+                         "rewards/outcome/mean": s / 10}, step=s)
     logger.finalize("success")
 
 
@@ -18,12 +19,14 @@ def test_logger_writes_dvclive_files_that_read_back(tmp_path):
     _log(tmp_path, range(1, 4))
     live = tmp_path / "dvclive"
     assert sorted(p.relative_to(live).as_posix() for p in live.rglob("*.tsv")) == [
-        "plots/metrics/reward.tsv", "plots/metrics/rewards/outcome/mean.tsv", "plots/metrics/train/loss.tsv"]
+        "plots/metrics/reward.tsv", "plots/metrics/rewards/outcome/mean.tsv", "plots/metrics/train/loss.tsv",
+        "plots/metrics/train/tokens.tsv"]
     assert (live / "plots/metrics/train/loss.tsv").read_text().splitlines()[:2] == ["step\tloss", "1\t1.0"]
     assert read_metric(tmp_path, "reward") == [(1, 0.5), (2, 1.0), (3, 1.5)]
-    assert read_rows(tmp_path)[1] == {"step": 2, "reward": 1.0, "rewards/outcome/mean": 0.2, "train/loss": 0.5}
+    assert read_rows(tmp_path)[1] == {"step": 2, "reward": 1.0, "rewards/outcome/mean": 0.2, "train/loss": 0.5,
+                                      "train/tokens": 1024}
     assert json.loads((tmp_path / SUMMARY).read_text()) == {
-        "train": {"loss": 1 / 3}, "reward": 1.5, "rewards": {"outcome": {"mean": 0.3}}, "step": 3}
+        "train": {"loss": 1 / 3, "tokens": 1536}, "reward": 1.5, "rewards": {"outcome": {"mean": 0.3}}, "step": 3}
     assert not (tmp_path / "dvc.yaml").exists() and not (live / "dvc.yaml").exists()  # dvc.yaml is the pipeline's
     assert read_metric(tmp_path, "never/logged") == []
 
@@ -52,5 +55,6 @@ def test_rewind_keeps_rows_up_to_the_step_and_rebuilds_the_summary(tmp_path):
     _log(tmp_path, range(1, 5))
     rewind(tmp_path / "dvclive", 2)
     assert [s for s, _ in read_metric(tmp_path, "reward")] == [1, 2]
+    assert (tmp_path / "dvclive/plots/metrics/train/tokens.tsv").read_text() == "step\ttokens\n1\t512\n2\t1024\n"
     assert json.loads((tmp_path / SUMMARY).read_text()) == {
-        "reward": 1.0, "rewards": {"outcome": {"mean": 0.2}}, "train": {"loss": 0.5}, "step": 2}
+        "reward": 1.0, "rewards": {"outcome": {"mean": 0.2}}, "train": {"loss": 0.5, "tokens": 1024}, "step": 2}
