@@ -57,7 +57,7 @@ def _number(text: str | None) -> int | float | None:
 
 def rewind(live: str | os.PathLike, step: int) -> None:
     """Cut DVCLive's files in `live` back to rows with step <= `step` (a resumed run's checkpoint) and rewrite
-    metrics.json from them. Half-written rows (a kill during an append) are dropped."""
+    metrics.json from them. Half-written rows (a kill during an append) are dropped; kept rows stay as written."""
     live = Path(live)
     summary: dict[str, Any] = {}
     for path in sorted((live / PLOTS).rglob("*.tsv")):
@@ -83,3 +83,4 @@ def rewind(live: str | os.PathLike, step: int) -> None:
             node[name] = _number(kept[-1][name])
     summary["step"] = step
     write_json(live / "metrics.json", summary)
+    (live / "params.yaml").unlink(missing_ok=True)  # a kill can leave it half written; fit logs the params again

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from dvclive import Live
 from dvclive.lightning import DVCLiveLogger
 from lightning_fabric.loggers.logger import rank_zero_experiment
 from pytorch_lightning.callbacks import ModelCheckpoint
@@ -35,6 +36,14 @@ from interplay.train.curves import live_dir, rewind
 
 # RL (manual optimization) checkpoints the state after its updates on purpose: that is the state a resume continues.
 warnings.filterwarnings("ignore", message=".*Using ModelCheckpoint with manual optimization.*")
+
+class _Live(Live):
+    """DVCLive without its Git/DVC probing: the curve files need no repository state (no experiment is saved, no
+    dvc.yaml written), and the probe raises in a Git repository without commits (treeverse/dvclive#522)."""
+
+    def _init_dvc(self):
+        self._dvc_file = "dvc.yaml"  # never written (dvcyaml=None)
+
 
 class RunLogger(DVCLiveLogger):
     """DVCLive's Lightning logger writing `out/dvclive` and nothing else: no dvc.yaml (the pipeline declares the
@@ -48,9 +57,11 @@ class RunLogger(DVCLiveLogger):
     @property
     @rank_zero_experiment
     def experiment(self):
-        if self._experiment is None and self.resume_step is not None:
-            rewind(self._kwargs["dir"], self.resume_step)
-        return DVCLiveLogger.experiment.fget(self)
+        if self._experiment is None:  # rank 0 only (rank_zero_experiment)
+            if self.resume_step is not None:
+                rewind(self._kwargs["dir"], self.resume_step)
+            self._experiment = _Live(**self._kwargs)
+        return self._experiment
 
     def log_step(self, metrics: dict[str, float], step: int) -> None:
         """One row of every key at `step` (>= 1), and metrics.json (rank 0 only)."""

@@ -58,3 +58,13 @@ def test_rewind_keeps_rows_up_to_the_step_and_rebuilds_the_summary(tmp_path):
     assert (tmp_path / "dvclive/plots/metrics/train/tokens.tsv").read_text() == "step\ttokens\n1\t512\n2\t1024\n"
     assert json.loads((tmp_path / SUMMARY).read_text()) == {
         "reward": 1.0, "rewards": {"outcome": {"mean": 0.2}}, "train": {"loss": 0.5, "tokens": 1024}, "step": 2}
+
+
+def test_logger_needs_no_repository_state(tmp_path, monkeypatch):
+    import subprocess
+
+    monkeypatch.chdir(tmp_path)  # a Git repository without commits: DVCLive's own probe raises there
+    subprocess.run(["git", "init", "-q"], check=True)
+    _log(tmp_path / "run", range(1, 3))
+    assert [s for s, _ in read_metric(tmp_path / "run", "reward")] == [1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".git", "run"]  # nothing written beside the run
