@@ -57,10 +57,9 @@ def ours(root: Path, args, devices: int) -> list[float]:
                sample_batch_size=args.prompts * args.group, reward={"name": "outcome"}, devices=devices,
                threads=args.threads)
     run_rl(cfg, root / f"ours{devices}")
-    import csv
+    from interplay.train.curves import read_rows
 
-    with open(root / f"ours{devices}/rewards.csv") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_rows(root / f"ours{devices}")
     lengths = [float(r["completions/mean_length"]) for r in rows]
     return [float(r["step_time"]) for r in rows][1:], lengths
 

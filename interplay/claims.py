@@ -20,7 +20,7 @@ Statistics are in [0, 1] for pass rates and shares (so are margins and constants
 * `false_positive`: share of samples with the right answer but an unverified process ("reward hacking").
 * `category:<name>[+<name>...]`: share of samples in those error categories (`cat_<name>` columns).
 * `process_acc`, `nll`: per-problem means of `process_acc_mean` / `nll`.
-* `reward` (or `rl:<column>`): mean of a `rewards.csv` column over the last `last` logged steps, or over
+* `reward` (or `rl:<column>`): mean of a logged RL metric (interplay.train.curves) over the last `last` steps, or over
   `window` = [start, end] as fractions of the run; neither given: the last 20 % of steps.
 
 Verdicts come from a 95 % percentile bootstrap of d: over test problems (paired, with the same resampled
@@ -34,7 +34,7 @@ its ladder (`interplay.eval.ladder`) is `untestable`, whatever its numbers, with
 An arm source (`arm_dirs[arm]`) is a directory, a list of directories (seed replicates), or a mapping
 `{"eval": dir(s), "rl": dir(s)}`; an operand's own `eval_dir` / `rl_dir` (resolved claims) takes precedence.
 A directory without the file itself is searched one level down, and every `*/per_problem.csv`
-(`*/rewards.csv`) found there counts as one seed replicate.
+(`*/dvclive/metrics.json`) found there counts as one seed replicate.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ import numpy as np
 
 from interplay.eval import passk as _passk
 from interplay.io import read_json, write_json
+from interplay.train.curves import SUMMARY, read_rows
 
 KINDS = ("greater", "less", "greater_equal", "less_equal", "at_least", "at_most")
 # The side of the claimed region: +1 lower bound (d > / >= threshold), -1 upper bound.
@@ -199,20 +200,20 @@ def _problem_sample(spec: dict, source: Any, bands, k_eff: int | None) -> _Sampl
 
 
 def _reward_sample(spec: dict, source: Any) -> _Sample:
-    paths = arm_paths(source, "rl", "rewards.csv")
+    paths = arm_paths(source, "rl", SUMMARY)
     if not paths:
-        raise _Missing(f"arm {spec['arm']!r}: no rewards.csv found{_in(source, 'rl')}")
+        raise _Missing(f"arm {spec['arm']!r}: no RL run ({SUMMARY}) found{_in(source, 'rl')}")
     column = "reward" if spec["metric"] == "reward" else spec["metric"].split(":", 1)[1]
     last = spec.get("last") if spec.get("window") is None else None
     lo, hi = spec.get("window") or DEFAULT_WINDOW
     series = []
     for p in paths:
-        rows = sorted(read_csv_rows(p), key=lambda r: float(r["step"]))
+        rows = read_rows(p.parent.parent)  # by step
         if not rows:
             raise _Missing(f"arm {spec['arm']!r}: {p} has no steps")
         if column not in rows[0]:
-            raise _Missing(f"arm {spec['arm']!r}: {p.name} has no column {column!r}")
-        v = np.array([float(r[column]) if r[column] != "" else np.nan for r in rows])
+            raise _Missing(f"arm {spec['arm']!r}: {p.parent.parent} logged no {column!r}")
+        v = np.array([float(r.get(column, np.nan)) for r in rows])
         if last is not None:
             w = v[-int(last):]
         else:

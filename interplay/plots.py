@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from interplay.claims import CATEGORIES, arm_paths, pass_at_k_array, read_csv_rows
 from interplay.eval.passk import default_ks  # k = 1, 2, 4, ... below n, then n (as the evaluator)
 from interplay.io import atomic_path
+from interplay.train.curves import SUMMARY, read_metric
 
 DPI = 110
 
@@ -115,15 +116,14 @@ def plot_op_bars(arm_dirs: Mapping[str, Any], out_path, *, metric: str = "strict
 
 
 def plot_rewards(arm_dirs: Mapping[str, Any], out_path, *, column: str = "reward") -> Path | None:
-    """RL reward (or another rewards.csv column) per step, one line per arm (mean over seeds)."""
+    """RL reward (or another logged RL metric) per step, one line per arm (mean over seeds)."""
     curves = {}
     for arm, src in arm_dirs.items():
         series = []
-        for p in arm_paths(src, "rl", "rewards.csv"):
-            rows = sorted(read_csv_rows(p), key=lambda r: float(r["step"]))
-            if rows and column in rows[0]:
-                series.append((np.array([float(r["step"]) for r in rows]),
-                               np.array([float(r[column]) if r[column] != "" else np.nan for r in rows])))
+        for p in arm_paths(src, "rl", SUMMARY):  # <run>/dvclive/metrics.json, one per seed
+            rows = read_metric(p.parent.parent, column)
+            if rows:
+                series.append((np.array([float(s) for s, _ in rows]), np.array([v for _, v in rows])))
         if series:
             t = min(len(s[0]) for s in series)
             curves[arm] = (series[0][0][:t], np.nanmean(np.stack([s[1][:t] for s in series]), axis=0))

@@ -79,7 +79,7 @@ def register(train_app: typer.Typer, root_app: typer.Typer) -> None:
     def rl(config: Path = typer.Argument(..., help="RL run config YAML (schema: interplay/train/rl_config.py)"),
            out: Optional[Path] = typer.Option(None, "--out", help="output directory (default: `out` in the YAML)"),
            resume: bool = typer.Option(False, "--resume", help="continue from OUT/ckpt/last.ckpt if present")) -> None:
-        """GRPO from an HF checkpoint: writes OUT/model, OUT/rewards.csv, OUT/metrics.json, OUT/ckpt/."""
+        """GRPO from an HF checkpoint: writes OUT/model, OUT/dvclive/ (metrics per step), OUT/metrics.json, OUT/ckpt/."""
         from omegaconf import OmegaConf
 
         if not config.is_file():

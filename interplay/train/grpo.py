@@ -5,18 +5,16 @@ One training_step = one rollout step: B prompts (this rank's share; all G sample
 rank, so group statistics need no communication), G samples each from the shared sampler at T, rewards,
 group advantages, reference log-probs from a frozen copy of the initial policy, then B / mini_batch
 optimizer steps (ppo_epochs passes), each accumulated over micro-batches. The loader yields step numbers
-starting at the restored step, so a resumed run draws the same prompts and sampler seeds.
+starting at the restored step, so a resumed run draws the same prompts and sampler seeds. Every step's metrics
+(`METRIC_COLUMNS`) go to the trainer's logger (DVCLive: interplay.train.tracking) at the rollout step.
 """
 
 from __future__ import annotations
 
 import copy
-import csv
-import io
 import random
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
@@ -24,7 +22,6 @@ import torch
 import torch.nn.functional as F
 
 from interplay import compute
-from interplay.io import write_text
 from interplay.train.grpo_loss import entropy_from_logits, group_advantages, grpo_loss
 from interplay.train.rewards import reward
 from interplay.train.rl_config import loss_config
@@ -102,14 +99,13 @@ class _Steps(torch.utils.data.IterableDataset):
 
 
 class GRPOModule(pl.LightningModule):
-    def __init__(self, cfg, policy, tokenizer, mixture: PromptMixture, out_dir: str | Path | None = None):
+    def __init__(self, cfg, policy, tokenizer, mixture: PromptMixture):
         super().__init__()
         self.automatic_optimization = False
         self.cfg = cfg
         self.policy = policy.train()  # from_pretrained returns eval mode
         self.tokenizer = tokenizer
         self.mixture = mixture
-        self.out_dir = None if out_dir is None else Path(out_dir)
         # The frozen reference is not a submodule: it stays out of DDP, the optimizer and checkpoints
         # (a resumed run rebuilds it from `init`).
         ref = None
@@ -119,7 +115,6 @@ class GRPOModule(pl.LightningModule):
         self.__dict__["ref"] = ref
         self.gamma = 1 if ref is not None else 0
         self.rl_step = 0
-        self.rows: list[dict] = []
         self.cum_tokens = 0.0
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
@@ -139,12 +134,12 @@ class GRPOModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint):
         checkpoint["interplay_rl"] = {
-            "rl_step": self.rl_step, "rows": self.rows, "cum_tokens": self.cum_tokens,
+            "rl_step": self.rl_step, "cum_tokens": self.cum_tokens,
             "rng": {"torch": torch.get_rng_state(), "numpy": _np_state_plain(), "python": random.getstate()}}
 
     def on_load_checkpoint(self, checkpoint):
         st = checkpoint["interplay_rl"]
-        self.rl_step, self.rows, self.cum_tokens = st["rl_step"], st["rows"], st["cum_tokens"]
+        self.rl_step, self.cum_tokens = st["rl_step"], st["cum_tokens"]
         torch.set_rng_state(st["rng"]["torch"])
         kind, keys, pos, has_gauss, gauss = st["rng"]["numpy"]
         np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
@@ -200,10 +195,11 @@ class GRPOModule(pl.LightningModule):
         elapsed = time.perf_counter() - t0
         self.rl_step = step + 1
         row = self._metrics(totals, elapsed)
-        self.rows.append(row)
-        self.log_dict({k: v for k, v in row.items() if k != "step"}, on_step=True, prog_bar=False, rank_zero_only=True)
-        if self.global_rank == 0 and self.out_dir is not None:
-            write_rewards_csv(self.out_dir / "rewards.csv", self.rows)
+        metrics = {k: v for k, v in row.items() if k != "step"}
+        # callback_metrics for the divergence guard; the logger gets the row at its rollout step
+        self.log_dict(metrics, on_step=True, prog_bar=False, logger=False, rank_zero_only=True)
+        if self.logger is not None:
+            self.logger.log_step(metrics, step=self.rl_step)
 
     def _rollout(self, step: int) -> "_Rollout":
         """This rank's prompts of `step` and G samples of each (log-probs at T from the sampler; eval mode, no grad)."""
@@ -327,7 +323,7 @@ class GRPOModule(pl.LightningModule):
         return sums
 
     def _metrics(self, tot: dict[str, float], elapsed: float) -> dict:
-        """One rewards.csv row from the sums over all ranks (TRL names, contracts §8)."""
+        """One step's metrics (`METRIC_COLUMNS`) from the sums over all ranks (TRL names, contracts §8)."""
         c = self.cfg
         n, groups = max(tot["samples"], 1.0), max(tot["groups"], 1)
         upd = max(tot["update_tokens"], 1.0)  # kl, entropy, clip_ratio: means over all ranks' tokens
@@ -378,11 +374,3 @@ def _np_state_plain():
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     return [kind, keys.tolist(), int(pos), int(has_gauss), float(gauss)]
 
-
-def write_rewards_csv(path: Path, rows: list[dict]) -> None:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS)
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{v:.8g}" if isinstance(v, float) else v) for k, v in r.items()})
-    write_text(path, buf.getvalue())

@@ -165,12 +165,13 @@ class CausalLMModule(pl.LightningModule):
 
     def __init__(self, model, cfg: LMRunConfig):
         super().__init__()
-        self.save_hyperparameters(dataclasses.asdict(cfg))  # feeds the CSV logger's hparams.yaml
+        self.save_hyperparameters(dataclasses.asdict(cfg))  # DVCLive's params.yaml
         self.model, self.cfg = model, cfg
         self.steps, self.warmup, self.accum = total_steps(cfg), warmup_steps(cfg), grad_accumulation(cfg)
-        self.curve: list[dict[str, float]] = []  # one row per logged optimizer step; survives resume
+        self.final_loss: float | None = None  # loss of the last logged step; survives resume
         self.train_seconds = 0.0  # summed over resumed segments
         self._micro_losses: list[torch.Tensor] = []
+        self._grad_norm: torch.Tensor | None = None
         self._t_last: float | None = None
         self._forward = model
         if cfg.compile:  # kept out of the module tree so state dicts keep plain HF names
@@ -183,9 +184,18 @@ class CausalLMModule(pl.LightningModule):
         self._micro_losses.append(out.loss.detach())
         return out.loss
 
+    def _logs(self, done: int) -> bool:
+        """Whether optimizer step `done` (1-based) is a logged one."""
+        return done % self.cfg.log_every == 0 or done == self.steps
+
+    def on_before_optimizer_step(self, optimizer) -> None:  # gradients after accumulation, before clipping
+        if self._logs(self.trainer.global_step + 1):
+            grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+            self._grad_norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
+
     def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None) -> None:
         # Bookkeeping here, not in on_train_batch_end: checkpoint callbacks run before the module's hooks there,
-        # and a checkpoint must already contain this step's curve row.
+        # and the curve must already hold this step when its checkpoint is written (resume rewinds to it).
         step = self.trainer.global_step  # 0-based index of the step being taken
         lr_used = optimizer.param_groups[0]["lr"]
         super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)  # runs the last micro-batch
@@ -196,13 +206,14 @@ class CausalLMModule(pl.LightningModule):
         dt, self._t_last = now - self._t_last, now
         self.train_seconds += dt
         done = step + 1
-        self.log_dict({"train/loss": loss, "train/lr": lr_used, "train/tokens": float(done * self.cfg.tokens_per_step)},
-                      on_step=True, prog_bar=False)
         self.log("loss", loss, prog_bar=True, logger=False)
         self.log("tok/s", self.cfg.tokens_per_step / max(dt, 1e-9), prog_bar=True, logger=False)
-        if done % self.cfg.log_every == 0 or done == self.steps:
-            self.curve.append({"step": done, "tokens": done * self.cfg.tokens_per_step, "loss": float(loss),
-                               "lr": lr_used})
+        if self._logs(done):
+            self.final_loss = float(loss)
+            if self.logger is not None:  # the DVCLive curve (interplay.train.tracking), rank 0 only
+                self.logger.log_step({"train/loss": self.final_loss, "train/lr": lr_used,
+                                      "train/grad_norm": float(self._grad_norm),
+                                      "train/tokens": done * self.cfg.tokens_per_step}, step=done)
 
     def configure_optimizers(self):
         decay = [p for p in self.model.parameters() if p.requires_grad and p.ndim >= 2]
@@ -216,13 +227,13 @@ class CausalLMModule(pl.LightningModule):
 
     # The model has no dropout, but RNG is saved anyway so anything stochastic added later resumes exactly.
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["interplay"] = {"curve": self.curve, "train_seconds": self.train_seconds,
+        checkpoint["interplay"] = {"final_loss": self.final_loss, "train_seconds": self.train_seconds,
                                    "rng": {"torch": torch.get_rng_state(), "numpy": _np_state(),
                                            "python": random.getstate()}}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("interplay", {})
-        self.curve = list(state.get("curve", []))
+        self.final_loss = state.get("final_loss")
         self.train_seconds = float(state.get("train_seconds", 0.0))
         rng = state.get("rng")
         if rng:

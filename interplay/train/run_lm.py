@@ -1,9 +1,9 @@
 """`run_lm(cfg, out_dir, resume)`: one pre- or mid-training run from a resolved run config.
 
-Writes: `out_dir/model/` (HF `save_pretrained` + tokenizer), `out_dir/metrics.json`,
-`out_dir/curve.csv` (step, tokens, loss, lr), `out_dir/ladder.csv` (when the config has a `ladder`:
-interplay.train.ladder), `out_dir/ckpt/last.ckpt` (Lightning, for `--resume`) and
-`out_dir/logs/run/` (CSVLogger, fixed version so DVC paths are stable).
+Writes: `out_dir/model/` (HF `save_pretrained` + tokenizer), `out_dir/metrics.json`, `out_dir/dvclive/`
+(the training curve: `train/loss`, `train/lr`, `train/grad_norm`, `train/tokens` per logged step, as DVCLive
+metrics and plots: interplay.train.tracking), `out_dir/ladder.csv` (when the config has a `ladder`:
+interplay.train.ladder) and `out_dir/ckpt/last.ckpt` (Lightning, for `--resume`).
 
 Also runnable as `python -m interplay.train.run_lm CONFIG OUT_DIR [--resume]` (Lightning's DDP launcher
 re-executes this command line in each worker process).
@@ -11,8 +11,6 @@ re-executes this command line in each worker process).
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import shutil
 import sys
@@ -84,22 +82,12 @@ def load_inputs(cfg: LMRunConfig):
     return tok, model
 
 
-def _trainer(cfg: LMRunConfig, out: Path, steps: int, callbacks: list = ()):
+def _trainer(cfg: LMRunConfig, out: Path, steps: int, resume_step: int | None, callbacks: list = ()):
     import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
-    from pytorch_lightning.loggers import CSVLogger
-    from pytorch_lightning.plugins.io import TorchCheckpointIO
+    from pytorch_lightning.callbacks import TQDMProgressBar
 
     from interplay.train.divergence import DivergenceGuard, optimizer_steps
-
-    class AtomicCheckpointIO(TorchCheckpointIO):
-        """A SIGKILL during a save must leave the previous last.ckpt intact."""
-
-        def save_checkpoint(self, checkpoint, path, storage_options=None):
-            with atomic_path(path) as tmp:
-                buf = io.BytesIO()
-                torch.save(checkpoint, buf)
-                tmp.write_bytes(buf.getvalue())
+    from interplay.train.tracking import RunLogger, checkpointing
 
     accelerator = resolve_accelerator(cfg)
     precision = cfg.precision if cfg.precision != "auto" else ("bf16-mixed" if accelerator == "gpu" else "32-true")
@@ -108,16 +96,14 @@ def _trainer(cfg: LMRunConfig, out: Path, steps: int, callbacks: list = ()):
         from pytorch_lightning.strategies import DDPStrategy
 
         strategy = DDPStrategy(process_group_backend="gloo" if accelerator == "cpu" else "nccl")
-    every = cfg.ckpt_every or max(1, steps // 10)
-    ckpt = ModelCheckpoint(dirpath=out / "ckpt", every_n_train_steps=every, save_top_k=0, save_last=True)
+    ckpt, ckpt_io = checkpointing(out, cfg.ckpt_every or max(1, steps // 10))
     guard = DivergenceGuard(cfg.kind, out / "ckpt" / "last.ckpt", optimizer_steps)
     return pl.Trainer(
         accelerator=accelerator, devices=cfg.devices, strategy=strategy, precision=precision,
         max_steps=steps, max_epochs=1, accumulate_grad_batches=grad_accumulation(cfg),
         gradient_clip_val=cfg.grad_clip, gradient_clip_algorithm="norm",
         callbacks=[ckpt, TQDMProgressBar(refresh_rate=max(1, grad_accumulation(cfg))), guard, *callbacks],
-        logger=CSVLogger(out, name="logs", version="run"), log_every_n_steps=cfg.log_every,
-        plugins=[AtomicCheckpointIO()], use_distributed_sampler=False, num_sanity_val_steps=0,
+        logger=RunLogger(out, resume_step), plugins=[ckpt_io], use_distributed_sampler=False, num_sanity_val_steps=0,
         limit_val_batches=0, enable_model_summary=False, deterministic=accelerator == "cpu",
         default_root_dir=out,
     )
@@ -161,6 +147,7 @@ def run_lm(cfg: dict | str | Path | LMRunConfig, out_dir: str | os.PathLike, res
 
     from interplay.model import param_counts
     from interplay.train.lm import CausalLMModule, ShardDataModule
+    from interplay.train.tracking import read_checkpoint, resume_point
 
     cfg = cfg if isinstance(cfg, LMRunConfig) else load_config(cfg)
     out = Path(out_dir)
@@ -179,10 +166,10 @@ def run_lm(cfg: dict | str | Path | LMRunConfig, out_dir: str | os.PathLike, res
         raise RunError(f"shards in {cfg.shards} were tokenized with vocabulary {dm.manifest['vocab_size']}, "
                        f"the tokenizer has {len(tok)}")
     steps = total_steps(cfg)
-    last = out / "ckpt" / "last.ckpt"
     if not resume and (out / "ckpt").exists():
         shutil.rmtree(out / "ckpt")  # a fresh run never silently continues an old one
-    resuming = resume and last.is_file()
+    last = resume_point(out, resume)
+    resuming = last is not None
     module = CausalLMModule(model, cfg)
     ladder = None
     if cfg.ladder is not None and cfg.ladder.every > 0:  # the held-out ladder curve (interplay.train.ladder)
@@ -192,7 +179,8 @@ def run_lm(cfg: dict | str | Path | LMRunConfig, out_dir: str | os.PathLike, res
             ladder = LadderCallback(cfg.ladder, tok, cfg.tokens_per_step, steps)
         except (FileNotFoundError, ValueError) as e:
             raise RunError(str(e)) from None
-    trainer = _trainer(cfg, out, steps, [ladder] if ladder else [])
+    resume_step = int(read_checkpoint(last)["global_step"]) if resuming else None
+    trainer = _trainer(cfg, out, steps, resume_step, [ladder] if ladder else [])
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resuming else None)
     wall = time.perf_counter() - t0
@@ -204,15 +192,10 @@ def run_lm(cfg: dict | str | Path | LMRunConfig, out_dir: str | os.PathLike, res
     from interplay.checkpoint import save_checkpoint
 
     save_checkpoint(model, tok, out / "model")
-    with atomic_path(out / "curve.csv") as tmp:
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=["step", "tokens", "loss", "lr"])
-            w.writeheader()
-            w.writerows(module.curve)
     metrics = {
         "kind": cfg.kind, "name": cfg.name, "steps": steps, "tokens": tokens, "tokens_per_step": cfg.tokens_per_step,
         "grad_accumulation": grad_accumulation(cfg), "warmup_steps": warmup_steps(cfg),
-        "epochs": dm.epochs, "final_loss": module.curve[-1]["loss"] if module.curve else None,
+        "epochs": dm.epochs, "final_loss": module.final_loss,
         "tokens_per_s": tokens / module.train_seconds if module.train_seconds else None,
         "train_seconds": module.train_seconds, "wall_seconds_last_segment": wall,
         "params_total": total, "params_non_embedding": non_emb, "flops": train_flops(non_emb, tokens),

@@ -1,8 +1,10 @@
 """`run_rl(cfg, out_dir, resume)`: one GRPO run from an HF checkpoint to an HF checkpoint (contracts §5, §8).
 
-Output layout: `out_dir/model/` (HF save_pretrained + tokenizer), `out_dir/rewards.csv` (one row per step),
-`out_dir/metrics.json` (final summary), `out_dir/ckpt/last.ckpt` (Lightning: module, optimizer, loop state,
-RNG, step = data position). A killed run restarted with `resume=True` ends with the same weights and rows.
+Output layout: `out_dir/model/` (HF save_pretrained + tokenizer), `out_dir/dvclive/` (every step's metrics as
+DVCLive metrics and plots: interplay.train.tracking), `out_dir/metrics.json` (final summary),
+`out_dir/ckpt/last.ckpt` (Lightning: module, optimizer, loop state, RNG, step = data position; the same
+`ModelCheckpoint` + atomic CheckpointIO as pre-training). A killed run restarted with `resume=True` ends with the
+same weights and metric rows.
 """
 
 from __future__ import annotations
@@ -17,26 +19,10 @@ from omegaconf import OmegaConf
 
 from interplay.io import read_json, write_json
 from interplay.train.divergence import Diverged, DivergenceGuard
-from interplay.train.grpo import GRPOModule, PromptMixture, write_rewards_csv
+from interplay.train.grpo import GRPOModule, PromptMixture
 from interplay.train.rl_config import load_rl_config, sources
-
-
-class RLCheckpoint(pl.Callback):
-    """Saves `ckpt/last.ckpt` every `every` rollout steps and at the end, written to a temp file and renamed."""
-
-    def __init__(self, dirpath: Path, every: int):
-        self.dirpath, self.every = Path(dirpath), max(int(every), 1)
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-        if module.rl_step % self.every == 0 or module.rl_step >= module.cfg.steps:
-            self.save(trainer)
-
-    def save(self, trainer):
-        tmp = self.dirpath / ".last.ckpt.tmp"
-        trainer.save_checkpoint(tmp)  # rank 0 writes, all ranks barrier
-        if trainer.is_global_zero:
-            os.replace(tmp, self.dirpath / "last.ckpt")
-        trainer.strategy.barrier("rl_ckpt")
+from interplay.train.curves import read_rows
+from interplay.train.tracking import RunLogger, checkpointing, read_checkpoint, resume_point
 
 
 class RLOutputs(pl.Callback):
@@ -48,8 +34,8 @@ class RLOutputs(pl.Callback):
     def on_train_end(self, trainer, module):
         if not trainer.is_global_zero:
             return
-        c, rows, out = module.cfg, module.rows, self.out
-        write_rewards_csv(out / "rewards.csv", rows)
+        c, out = module.cfg, self.out
+        rows = read_rows(out)  # the DVCLive files, complete: every step is written when it is logged
         from interplay.checkpoint import save_checkpoint
 
         save_checkpoint(module.policy, module.tokenizer, out / "model")
@@ -72,8 +58,8 @@ class RLOutputs(pl.Callback):
 
 
 def _guard(last: Path) -> DivergenceGuard:
-    """Stops the run at a non-finite loss, gradient norm, reward or KL; listed before RLCheckpoint so a
-    diverged step is never saved."""
+    """Stops the run at a non-finite loss, gradient norm, reward or KL (Lightning runs `ModelCheckpoint` after
+    every other callback, so a diverged step is never saved)."""
     return DivergenceGuard("rl", last, _rl_steps, metrics=("reward", "kl", "loss", "grad_norm"))
 
 
@@ -103,9 +89,8 @@ def run_rl(cfg: Any, out_dir: str | os.PathLike, resume: bool = False) -> dict:
 
     c = load_rl_config(cfg)
     out = Path(out_dir)
-    ckpt_dir = out / "ckpt"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    last = ckpt_dir / "last.ckpt"
+    (out / "ckpt").mkdir(parents=True, exist_ok=True)
+    last = resume_point(out, resume)
     if c.threads:
         torch.set_num_threads(c.threads)
     pl.seed_everything(c.seed, workers=True, verbose=False)
@@ -115,20 +100,24 @@ def run_rl(cfg: Any, out_dir: str | os.PathLike, resume: bool = False) -> dict:
     policy = AutoModelForCausalLM.from_pretrained(c.init, dtype=torch.float32)
     mixture = PromptMixture(sources(c), tok, seed=c.seed, max_prompt_tokens=c.max_prompt_tokens,
                             exclude_ids=_exclude_ids(list(c.data.exclude)))
-    module = GRPOModule(c, policy, tok, mixture, out_dir=out)
+    module = GRPOModule(c, policy, tok, mixture)
     strategy = "auto"
     if c.devices > 1:
         from pytorch_lightning.strategies import DDPStrategy
 
         # spawn: works from any caller (CLI, pytest); outputs are written by rank 0 inside the workers.
         strategy = DDPStrategy(start_method="spawn", process_group_backend="gloo" if c.accelerator == "cpu" else "nccl")
+    # Manual optimization: trainer.global_step counts optimizer steps, mini_batches × ppo_epochs per rollout step
+    # (a step that skips its update on a non-finite gradient norm is stopped by the divergence guard).
+    ckpt, ckpt_io = checkpointing(out, c.ckpt_every_steps * c.mini_batches * c.ppo_epochs)
+    resume_step = int(read_checkpoint(last)["interplay_rl"]["rl_step"]) if last else None
     trainer = pl.Trainer(accelerator=c.accelerator, devices=c.devices, strategy=strategy, precision=c.precision,
-                         max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         max_epochs=1, logger=RunLogger(out, resume_step), enable_progress_bar=False,
                          enable_model_summary=False, use_distributed_sampler=False, num_sanity_val_steps=0,
-                         callbacks=[_guard(last), RLCheckpoint(ckpt_dir, c.ckpt_every_steps), RLOutputs(out)],
+                         callbacks=[_guard(out / "ckpt" / "last.ckpt"), ckpt, RLOutputs(out)], plugins=[ckpt_io],
                          deterministic=True)
     try:
-        trainer.fit(module, ckpt_path=str(last) if resume and last.exists() else None)
+        trainer.fit(module, ckpt_path=str(last) if last else None)
     except torch.multiprocessing.ProcessRaisedException as e:  # DDP spawn: a worker's exception arrives as text
         _reraise_divergence(str(e))
         raise

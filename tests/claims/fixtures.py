@@ -36,11 +36,13 @@ def write_per_problem(d: Path, p_strict: dict[int, float], *, n: int = 16, per_o
 
 
 def write_rewards(d: Path, rewards: list[float]) -> Path:
-    d.mkdir(parents=True, exist_ok=True)
-    path = d / "rewards.csv"
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["step", "reward", "reward_std", "acc_strict", "kl"])
+    """An RL run's curve as run_rl logs it: DVCLive files under d/dvclive (interplay.train.curves)."""
+    from dvclive import Live
+
+    with Live(str(d / "dvclive"), dvcyaml=None, save_dvc_exp=False) as live:
         for i, r in enumerate(rewards):
-            w.writerow([i, f"{r:.6f}", "0.1", f"{r:.6f}", "0.001"])
-    return path
+            live.step = i + 1
+            for key, v in (("reward", r), ("reward_std", 0.1), ("acc_strict", r), ("kl", 0.001)):
+                live.log_metric(key, v)
+            live.make_summary()
+    return d / "dvclive" / "metrics.json"

@@ -88,7 +88,7 @@ def test_missing_artifact_is_inconclusive_with_reason(arms, tmp_path, case):
         want = "no evaluated problems"
     else:
         c["lhs"] = {"arm": "rl", "metric": "reward"}
-        want = "rewards.csv"
+        want = "dvclive/metrics.json"
     r = check_claim(c, dirs, BANDS)
     assert r["verdict"] == "inconclusive"
     assert want in r["reason"]

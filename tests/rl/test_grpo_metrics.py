@@ -1,11 +1,11 @@
-"""The first rewards.csv row equals statistics recomputed by hand from the same rollouts (sampled again with
+"""The first logged metrics row equals statistics recomputed by hand from the same rollouts (sampled again with
 the step's seed from the initial policy, which has not moved before step 0's rollouts): each named metric
 lands in its own column, reduced over all rows of the step."""
 
-import csv
-
 import pytest
 import torch
+
+from interplay.train.curves import read_rows
 
 from . import make_world, records, rl_config
 
@@ -26,8 +26,7 @@ def test_first_row_matches_an_independent_recompute(tmp_path):
     init = make_world(tmp_path / "w", {"easy": records(2, 1, 24) + records(3, 1, 24)})
     cfg = load_rl_config(rl_config(init, tmp_path / "w/easy.jsonl", steps=1, max_new_tokens=12, seed=3))
     run_rl(cfg, tmp_path / "run")
-    with open(tmp_path / "run/rewards.csv") as f:
-        (row,) = list(csv.DictReader(f))
+    (row,) = read_rows(tmp_path / "run")
 
     tok = load_tokenizer(cfg.init)
     policy = AutoModelForCausalLM.from_pretrained(cfg.init, dtype=torch.float32).eval()
@@ -51,4 +50,4 @@ def test_first_row_matches_an_independent_recompute(tmp_path):
     assert 0 < float(lengths.mean()) < cfg.max_new_tokens  # a test that can fail: not all empty or all clipped
     for k, v in expected.items():
         assert float(row[k]) == pytest.approx(float(v), rel=1e-6, abs=1e-9), k
-    assert row["step"] == "1" and float(row["grad_norm"]) >= 0 and float(row["entropy"]) > 0
+    assert row["step"] == 1 and float(row["grad_norm"]) >= 0 and float(row["entropy"]) > 0

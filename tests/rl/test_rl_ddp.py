@@ -11,10 +11,10 @@ the tolerance is 1e-5 relative on the per-step metrics and 5e-5 absolute on the 
 ~3e-3); a sampled token that differed, or a loss normalized per rank, breaks it by far more.
 """
 
-import csv
-
 import pytest
 import torch
+
+from interplay.train.curves import read_rows
 
 from . import make_world, records, rl_config
 
@@ -22,11 +22,6 @@ pytest.importorskip("interplay.data.verify", reason="rewards need interplay.data
 
 COMPARED = ("reward", "reward_std", "completions/mean_length", "kl", "entropy", "clip_ratio", "loss", "grad_norm",
             "token_equivalents", "acc_answer")
-
-
-def rows(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
 
 
 @pytest.mark.slow
@@ -42,7 +37,7 @@ def test_two_processes_match_one(tmp_path):
     one = run_rl(rl_config(init, tmp_path / "w/easy.jsonl", devices=1, **kw), tmp_path / "one")
     two = run_rl(rl_config(init, tmp_path / "w/easy.jsonl", devices=2, **kw), tmp_path / "two")
     assert one["steps"] == two["steps"] == 3
-    r1, r2 = rows(tmp_path / "one/rewards.csv"), rows(tmp_path / "two/rewards.csv")
+    r1, r2 = read_rows(tmp_path / "one"), read_rows(tmp_path / "two")
     assert any(float(r["grad_norm"]) > 0 for r in r1)  # the runs did learn something
     for a, b in zip(r1, r2):
         for k in COMPARED:

@@ -1,6 +1,6 @@
 """Resume after SIGKILL gives the same weights and reward rows as an uninterrupted run (CPU); DDP on 2 ranks."""
 
-import csv
+import json
 import os
 import signal
 import subprocess
@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from interplay.train.curves import read_rows
 
 from . import make_world, records, rl_config
 
@@ -17,20 +19,21 @@ KILL_SCRIPT = """
 import os, signal, sys, json
 import torch
 torch.set_num_threads(1)
+from pytorch_lightning.callbacks import ModelCheckpoint
 from interplay.train import run_rl as R
-orig = R.RLCheckpoint.on_train_batch_end
+orig = ModelCheckpoint.on_train_batch_end
 def kill_after(self, trainer, module, *a):
     orig(self, trainer, module, *a)
     if module.rl_step == int(sys.argv[3]):
         os.kill(os.getpid(), signal.SIGKILL)
-R.RLCheckpoint.on_train_batch_end = kill_after
+ModelCheckpoint.on_train_batch_end = kill_after
 R.run_rl(json.loads(sys.argv[1]), sys.argv[2])
 """
 
 
-def rows(path: Path) -> list[dict]:
-    with open(path) as f:  # tokens_per_s and step_time are wall-clock, the only columns allowed to differ
-        return [{k: v for k, v in r.items() if k not in ("tokens_per_s", "step_time")} for r in csv.DictReader(f)]
+def rows(out: Path) -> list[dict]:  # the logged metrics (DVCLive files), one dict per step
+    # tokens_per_s and step_time are wall-clock, the only metrics allowed to differ
+    return [{k: v for k, v in r.items() if k not in ("tokens_per_s", "step_time")} for r in read_rows(out)]
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +57,10 @@ def test_sigkill_then_resume_matches_uninterrupted(world, tmp_path):
                        env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == -signal.SIGKILL, p.stderr[-2000:]
     assert (tmp_path / "killed/ckpt/last.ckpt").is_file() and not (tmp_path / "killed/model").exists()
-    assert len(rows(tmp_path / "killed/rewards.csv")) == 2
+    assert len(rows(tmp_path / "killed")) == 2
 
     resumed = run_rl(cfg, tmp_path / "killed", resume=True)
-    assert rows(tmp_path / "killed/rewards.csv") == rows(tmp_path / "full/rewards.csv")
+    assert rows(tmp_path / "killed") == rows(tmp_path / "full")
     a = (tmp_path / "full/model/model.safetensors").read_bytes()
     b = (tmp_path / "killed/model/model.safetensors").read_bytes()
     assert a == b
@@ -71,9 +74,11 @@ def test_outputs_and_metric_names(world, tmp_path):
 
     init, prompts = world
     m = run_rl(rl_config(init, prompts, steps=2), tmp_path)
-    with open(tmp_path / "rewards.csv") as f:
-        r = list(csv.DictReader(f))
-    assert list(r[0]) == METRIC_COLUMNS and len(r) == 2
+    r = read_rows(tmp_path)
+    assert list(r[0]) == ["step", *sorted(METRIC_COLUMNS[1:])] and len(r) == 2 and [x["step"] for x in r] == [1, 2]
+    assert json.loads((tmp_path / "dvclive/metrics.json").read_text())["rewards"]["outcome"]["mean"] == \
+        r[-1]["rewards/outcome/mean"]  # the summary `dvc exp show` lists
+    assert not (tmp_path / "rewards.csv").exists()
     for key in ("reward", "reward_std", "frac_reward_zero_std", "completions/mean_length", "completions/clipped_ratio",
                 "kl", "entropy", "clip_ratio", "acc_strict", "acc_answer", "tokens_per_s", "token_equivalents",
                 "rewards/outcome/mean", "rewards/process/mean"):
@@ -95,4 +100,4 @@ def test_ddp_two_cpu_processes(world, tmp_path):
     init, prompts = world
     m = run_rl(rl_config(init, prompts, steps=2, devices=2), tmp_path)
     assert m["steps"] == 2 and m["samples"] == 2 * 4 * 4
-    assert len(rows(tmp_path / "rewards.csv")) == 2 and (tmp_path / "model/model.safetensors").is_file()
+    assert len(rows(tmp_path)) == 2 and (tmp_path / "model/model.safetensors").is_file()

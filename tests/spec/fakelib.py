@@ -89,7 +89,9 @@ def run_lm(cfg, out_dir, resume):
     (out / "ckpt").mkdir(parents=True, exist_ok=True)
     (out / "model").mkdir(parents=True, exist_ok=True)
     (out / "model" / "config.json").write_text(json.dumps({"tokens": cfg["token_budget"], "lr": cfg["lr"]}))
-    (out / "curve.csv").write_text("step,loss\\n1,2.0\\n2,1.5\\n")
+    (out / "dvclive" / "plots" / "metrics" / "train").mkdir(parents=True, exist_ok=True)
+    (out / "dvclive" / "plots" / "metrics" / "train" / "loss.tsv").write_text("step\\tloss\\n1\\t2.0\\n2\\t1.5\\n")
+    (out / "dvclive" / "metrics.json").write_text(json.dumps({"train": {"loss": 1.5}, "step": 2}))
     if cfg.get("ladder"):
         (out / "ladder.csv").write_text("step,tokens,band,problems,strict,answer,copy,seconds\\n")
     (out / "metrics.json").write_text(json.dumps({"loss": 1.5}))
@@ -104,8 +106,10 @@ def run_rl(cfg, out_dir, resume):
     (out / "ckpt").mkdir(parents=True, exist_ok=True)
     (out / "model").mkdir(parents=True, exist_ok=True)
     (out / "model" / "config.json").write_text(json.dumps(cfg["reward"]))
-    rows = "".join(f"{s},{0.1 * s}\\n" for s in range(1, cfg["steps"] + 1))
-    (out / "rewards.csv").write_text("step,reward\\n" + rows)
+    rows = "".join(f"{s}\\t{0.1 * s}\\n" for s in range(1, cfg["steps"] + 1))
+    (out / "dvclive" / "plots" / "metrics").mkdir(parents=True, exist_ok=True)
+    (out / "dvclive" / "plots" / "metrics" / "reward.tsv").write_text("step\\treward\\n" + rows)
+    (out / "dvclive" / "metrics.json").write_text(json.dumps({"reward": 0.1 * cfg["steps"], "step": cfg["steps"]}))
     (out / "metrics.json").write_text(json.dumps({"reward": 0.1 * cfg["steps"]}))
     return {}
 ''',

@@ -27,3 +27,12 @@ def make_data(root: Path, budget: int = 60_000, ops=(2, 3, 4, 5), seed: int = 0)
     manifest = build_corpus([MixComponent(ops=list(ops), weight=1.0)], budget, tok, root / "shards", seed=seed,
                             render="compact")
     return root / "tok", root / "shards", manifest
+
+
+def curve_files(out: Path) -> dict:
+    """Every DVCLive file of the run in `out` (interplay.train.curves) by path: its text, metrics.json parsed."""
+    import json
+
+    live = out / "dvclive"
+    return {p.relative_to(live).as_posix(): json.loads(p.read_text()) if p.suffix == ".json" else p.read_text()
+            for p in sorted(live.rglob("*")) if p.is_file()}

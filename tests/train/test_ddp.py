@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from interplay.train.curves import read_rows
 from interplay.train.run_lm import run_lm
 
 from . import make_data
@@ -12,9 +13,8 @@ from . import make_data
 STEPS = 12
 
 
-def _curve(path):
-    with open(path) as f:
-        return [(int(r["step"]), float(r["loss"]), float(r["lr"])) for r in csv.DictReader(f)]
+def _curve(out):
+    return [(r["step"], r["train/loss"], r["train/lr"]) for r in read_rows(out)]
 
 
 @pytest.mark.slow
@@ -30,7 +30,7 @@ def test_two_process_ddp_matches_one_process(tmp_path, monkeypatch):
                                  max_new_tokens=16)
     for name, cfg in runs.items():  # in-process call: run_lm starts the DDP ranks in a fresh process itself
         run_lm(cfg, tmp_path / name)
-    one, two = _curve(tmp_path / "one" / "curve.csv"), _curve(tmp_path / "two" / "curve.csv")
+    one, two = _curve(tmp_path / "one"), _curve(tmp_path / "two")
     assert [s for s, _, _ in one] == [s for s, _, _ in two] == list(range(1, STEPS + 1))
     print("max |loss 1 proc - loss 2 DDP|:", max(abs(a[1] - b[1]) for a, b in zip(one, two)))
     for (_, la, lra), (_, lb, lrb) in zip(one, two):

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from interplay.train.config import PAPER_MIDTRAIN, PAPER_PRETRAIN, load_config
 from interplay.train.lm import PackedWindows, lr_at, pack_windows
 from interplay.train.run_lm import RunError, run_lm
+from interplay.train.curves import read_metric, read_rows
 
 from . import make_data
 
@@ -45,16 +46,22 @@ def base(data):
 
 def test_loss_falls_on_generated_data(base):
     out, m = base
-    rows = [l.split(",") for l in (out / "curve.csv").read_text().splitlines()[1:]]
-    losses = [float(r[2]) for r in rows]
-    assert len(rows) == STEPS and [int(r[0]) for r in rows] == list(range(1, STEPS + 1))
+    rows = read_rows(out)  # the DVCLive curve: one row per step, every key logged
+    losses = [r["train/loss"] for r in rows]
+    assert len(rows) == STEPS and [r["step"] for r in rows] == list(range(1, STEPS + 1))
+    assert set(rows[0]) == {"step", "train/loss", "train/lr", "train/grad_norm", "train/tokens"}
+    assert [r["train/tokens"] for r in rows] == [512 * s for s in range(1, STEPS + 1)]
+    assert all(0 < r["train/grad_norm"] < math.inf for r in rows)
     assert np.mean(losses[-5:]) < np.mean(losses[:3]) - 1.5
-    assert m["final_loss"] == pytest.approx(losses[-1])
+    assert m["final_loss"] == losses[-1]
+    summary = json.loads((out / "dvclive" / "metrics.json").read_text())  # what `dvc exp show` lists
+    assert summary["step"] == STEPS and summary["train"]["loss"] == losses[-1]
+    assert not (out / "curve.csv").exists() and not (out / "logs").exists()
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["steps"] == STEPS and saved["tokens"] == STEPS * 512 and saved["grad_accumulation"] == 2
     assert saved["flops"] == 6 * saved["params_non_embedding"] * saved["tokens"]
     assert 1e5 < saved["params_total"] < 4e5 and saved["tokens_per_s"] > 0
-    assert (out / "ckpt" / "last.ckpt").is_file() and (out / "logs" / "run" / "metrics.csv").is_file()
+    assert (out / "ckpt" / "last.ckpt").is_file()
 
 
 def test_lr_schedule_hand_computed(data, base):
@@ -65,11 +72,10 @@ def test_lr_schedule_hand_computed(data, base):
     assert expected[52] == pytest.approx(5.5744e-4, rel=1e-4) and expected[99] == pytest.approx(1.00246e-4, rel=1e-4)
     for step, lr in expected.items():
         assert lr_at(cfg, step) == pytest.approx(lr, rel=1e-9, abs=1e-15)
-    # the optimizer really used these values (curve.csv reads them from the param group)
+    # the optimizer really used these values (the logged train/lr is read from the param group)
     run_cfg = load_config(_cfg(data))
-    rows = [l.split(",") for l in (base[0] / "curve.csv").read_text().splitlines()[1:]]
-    for r in rows:
-        assert float(r[3]) == pytest.approx(lr_at(run_cfg, int(r[0]) - 1), rel=1e-9, abs=1e-15)
+    for step, lr in read_metric(base[0], "train/lr"):
+        assert lr == pytest.approx(lr_at(run_cfg, step - 1), rel=1e-9, abs=1e-15)
 
 
 def test_hf_directory_reloads_and_generates(base):
