@@ -10,6 +10,10 @@ pretrain tokens / batch_tokens / lr / warmup_ratio / seq_len / packing, bands, d
 pipeline's own stage code (`build_corpus` + `run_lm`, with the ladder callback), then evaluated by `evaluate`
 (a sampled pass@k pass on the held-out set, checked against the profile's ladder).
 
+An RL grid (`run:` an rl run of specs/, `init:` a finished pre-training candidate's directory) sizes GRPO the same
+way: each candidate is the pipeline's own rl stage started from that base, evaluated on the base's held-out set,
+and its table shows the base's numbers beside its own (`base_*`), so a user sees whether RL moved pass@k.
+
 Layout under `--out` (default `calibration/<grid file stem>/`): `shared/<run>-<hash>/` (tokenizer, test sets and
 the held-out set, built once per distinct config), `candidates/<id>/` (candidate.yaml, log.txt, corpus/, ckpt/,
 model/, ladder.csv, eval/, result.json) and `results.csv` / `results.md`. A candidate's id is the content hash of
