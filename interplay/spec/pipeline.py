@@ -33,8 +33,9 @@ CODE = {
     "evaluate": ["interplay/data", "interplay/eval", "interplay/sampling.py", "interplay/checkpoint.py",
                  "interplay/knobs.py"],
     "claims": ["interplay/claims.py", "interplay/eval", "interplay/knobs.py"],
-    "report": ["interplay/report.py", "interplay/plots.py", "interplay/eval/ladder.py"],
-    "summary": ["interplay/report.py", "interplay/eval/ladder.py"],
+    "report": ["interplay/report.py", "interplay/plots.py", "interplay/claims.py", "interplay/eval/ladder.py",
+               "interplay/knobs.py"],
+    "summary": ["interplay/report.py", "interplay/claims.py", "interplay/eval/ladder.py", "interplay/knobs.py"],
 }
 MODULE = {"summary": "report"}  # the summary is rendered by stages/report.py
 
