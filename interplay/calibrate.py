@@ -4,7 +4,7 @@ table of their ladder results and cost. How a profile's pre-training recipe is f
 A grid file (example: specs/calibration/example.yaml) names a profile and one pretrain run of specs/, settings
 applied to every candidate (`fixed`) and lists of values (`grid`); every combination is one candidate. Keys are
 dotted paths: `profile.<key>` is merged onto the profile (as params.yaml `overrides.profile`: model preset,
-pretrain tokens / batch_tokens / lr / warmup_ratio / seq_len / packing, bands, data.max_distractors, ...) and
+pretrain token_budget / tokens_per_step / lr / warmup_ratio / seq_len / packing, bands, data.max_distractors, ...) and
 `run.<key>` onto the run's resolved config (as `overrides.runs.<run>`: `run.lm.model_overrides.hidden_size`,
 `run.lm.cross_doc_attention`, ...). So a candidate is resolved by the pipeline's own resolver and trained by the
 pipeline's own stage code (`build_corpus` + `run_lm`, with the ladder callback), then evaluated by `evaluate`

@@ -1,69 +1,55 @@
 """Machine-checkable claims over evaluation and RL outputs, with bootstrap verdicts.
 
-A claim (a spec's `claims`, `interplay.spec.schema.Claim`) compares a statistic of one arm with another arm's
-statistic or with a constant:
+A claim is a spec's `claims` entry (`interplay.spec.schema.Claim`) as the resolver writes it into a finding's
+`claims` config (`interplay.spec.resolve`): it compares a statistic of one arm with another arm's statistic
+(`rhs`) or with a constant (`value`):
 
-    {"id": "edge_gain", "text": "RL on edge raises pass@128 on edge",
-     "kind": "greater",   # greater | less | greater_equal | less_equal | at_least | at_most
-     "lhs": {"arm": "rl_edge", "metric": "strict", "k": 128, "band": "edge"},
-     "rhs": {"arm": "base", "metric": "strict", "k": 128, "band": "edge"},   # or rhs None / {"value": x} + "value"
-     "margin": 0.05,
-     "paper": {"lhs": 86.0, "rhs": 43.5, "source": "Fig. 1 left [F1]"}}      # percent, as printed
+    {"id": "edge_gain", "text": "RL on edge raises pass@128 on edge", "kind": "greater", "margin": 0.05,
+     "lhs": {"arm": "rl_edge", "metric": "strict", "k": 128, "k_spec": 128, "band": "edge", "at": "all",
+             "context": None, "last": 5, "ops": [11, 12, 13, 14], "eval_dir": ..., "rl_dir": ..., "testset": ...},
+     "rhs": {...} or None, "value": None or a share, "bases": ["base"],
+     "paper": {"lhs": 86.0, "rhs": 43.5, "delta": None, "source": "Fig. 1 left"}}
 
 With d = lhs - rhs: `greater` claims d > margin, `less` d < -margin (margin = the required gap);
 `greater_equal`/`at_least` claim d >= -margin, `less_equal`/`at_most` d <= margin (margin = a tolerance).
-Statistics are in [0, 1] for pass rates and shares (so are margins and constants):
+Statistics are in [0, 1]:
 
-* `strict` / `answer`: unbiased pass@k per problem (1 - C(n-c,k)/C(n,k)), averaged over the selected
-  problems of `per_problem.csv`. Selectors (combined with AND): `ops` (resolved), `band` (ops bound by the
-  profile) with `at: top` for the band's highest op only, `op`, `context`, `mode`.
+* `strict` / `answer`: unbiased pass@k per problem (1 - C(n-c,k)/C(n,k)), averaged over the operand's problems
+  of `per_problem.csv` in its `eval_dir`: its `ops` (the resolved band, or its top op), and its `context` if set.
 * `false_positive`: share of samples with the right answer but an unverified process ("reward hacking").
-* `category:<name>[+<name>...]`: share of samples in those error categories (`cat_<name>` columns).
-* `process_acc`, `nll`: per-problem means of `process_acc_mean` / `nll`.
-* `reward` (or `rl:<column>`): mean of a logged RL metric (interplay.train.curves) over the last `last` steps, or over
-  `window` = [start, end] as fractions of the run; neither given: the last 20 % of steps.
+* `reward`: mean of the logged RL reward (interplay.train.curves) over the last `last` steps of the operand's `rl_dir`.
 
 Verdicts come from a 95 % percentile bootstrap of d: over test problems (paired, with the same resampled
-problems on both sides, when both arms were evaluated on the same problem ids), over blocks of consecutive
-steps for RL statistics (steps are autocorrelated), and over seeds first when an arm has several
-replicates. `holds` when the whole interval is on the claimed side, `fails` when it is wholly on the other
-side, `inconclusive` otherwise or when an artifact is missing (with the reason). A point estimate alone
-never decides. A claim resting on a base model (an arm's `init`, followed to its pre-training run) that fails
-its ladder (`interplay.eval.ladder`) is `untestable`, whatever its numbers, with the failed rungs as reason.
-
-An arm source (`arm_dirs[arm]`) is a directory, a list of directories (seed replicates), or a mapping
-`{"eval": dir(s), "rl": dir(s)}`; an operand's own `eval_dir` / `rl_dir` (resolved claims) takes precedence.
-A directory without the file itself is searched one level down, and every `*/per_problem.csv`
-(`*/dvclive/metrics.json`) found there counts as one seed replicate.
+problems on both sides, when both arms were evaluated on the same problem ids) and over blocks of consecutive
+steps for rewards (steps are autocorrelated). `holds` when the whole interval is on the claimed side, `fails`
+when it is wholly on the other side, `inconclusive` otherwise or when an artifact is missing (with the reason).
+A point estimate alone never decides. A claim resting on a base model (an arm's `init`, followed to its
+pre-training run) that fails its ladder (`interplay.eval.ladder`) is `untestable`, whatever its numbers, with the
+failed rungs as reason. `check_finding(cfg)` checks a finding; its `Verdicts` are written and read through
+`write_verdicts` / `read_verdicts` (verdicts.json).
 """
 
 from __future__ import annotations
 
 import csv
-import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from interplay.eval import passk as _passk
 from interplay.io import read_json, write_json
+from interplay.knobs import CLAIM_KINDS, VERDICTS, Verdict, plain
 from interplay.train.curves import SUMMARY, read_rows
 
-KINDS = ("greater", "less", "greater_equal", "less_equal", "at_least", "at_most")
 # The side of the claimed region: +1 lower bound (d > / >= threshold), -1 upper bound.
 _DIRECTION = {"greater": 1, "greater_equal": 1, "at_least": 1, "less": -1, "less_equal": -1, "at_most": -1}
 _STRICT = {"greater", "less"}
-CATEGORIES = ("correct", "wrong_answer_only", "value_mismatch", "dependency_mismatch", "missing_nodes", "unparseable")
 PASS_METRICS = ("strict", "answer")
-PROBLEM_METRICS = PASS_METRICS + ("false_positive", "process_acc", "nll")
-SELECTORS = ("band", "at", "op", "ops", "context", "mode")
 CI_LEVEL = 0.95
-# untestable: the claim rests on a base model that fails its ladder (interplay.eval.ladder), so its arms say
-# nothing about the paper's question whatever their numbers
-VERDICTS = ("holds", "fails", "inconclusive", "untestable")
-DEFAULT_WINDOW = (0.8, 1.0)
 
 
 class ClaimError(ValueError):
@@ -128,52 +114,27 @@ class _Sample:
         return float(self.num.sum() / self.den.sum())
 
 
-def _ops_for(spec: dict, bands: Mapping[str, Sequence[int]]) -> set[int] | None:
-    """The ops an operand selects; resolved operands carry `ops`, spec operands a `band` (+ `at`)."""
-    if spec.get("ops") is not None:
-        ops = {int(o) for o in spec["ops"]}
-    elif spec.get("band") is not None:
-        if spec["band"] not in bands:
-            raise _Missing(f"band {spec['band']!r} is not bound by the profile (bands: {sorted(bands)})")
-        ops = {int(o) for o in bands[spec["band"]]}
-        if spec.get("at") == "top" and ops:
-            ops = {max(ops)}
-    else:
-        ops = None
-    if spec.get("op") is not None:
-        ops = {int(spec["op"])} if ops is None else ops & {int(spec["op"])}
-    return ops
+def _problem_rows(path: Path, spec: Mapping) -> dict[str, dict[str, str]]:
+    """The operand's problems of one per_problem.csv (its resolved `ops`, and its `context` if set), by id."""
+    ops = {int(o) for o in spec["ops"]}
+    return {r["id"]: r for r in read_csv_rows(path)
+            if int(r["op"]) in ops and (spec.get("context") is None or r.get("context") == spec["context"])}
 
 
-def _problem_rows(path: Path, spec: dict, bands) -> dict[str, dict[str, str]]:
-    ops = _ops_for(spec, bands)
-    rows = {}
-    for r in read_csv_rows(path):
-        if ops is not None and int(r["op"]) not in ops:
-            continue
-        if spec.get("context") is not None and r.get("context") != spec["context"]:
-            continue
-        if spec.get("mode") is not None and r.get("mode") != spec["mode"]:
-            continue
-        rows[r["id"]] = r
-    return rows
-
-
-def _where(spec: dict) -> str:
-    parts = []
-    for k in SELECTORS:
-        v = spec.get(k)
-        if v is None or (k == "at" and v == "all") or (k == "ops" and spec.get("band") is not None):
-            continue
-        parts.append(f"{k}={v}" if k != "ops" else f"ops={min(v)}-{max(v)}" if v else "ops=none")
+def _where(spec: Mapping) -> str:
+    parts = [f"band={spec['band']}"] if spec.get("band") is not None else []
+    if spec.get("at") == "top":
+        parts.append("at=top")
+    if spec.get("context") is not None:
+        parts.append(f"context={spec['context']}")
     return ", ".join(parts) or "all problems"
 
 
-def _problem_sample(spec: dict, source: Any, bands, k_eff: int | None) -> _Sample:
-    paths = arm_paths(source, "eval", "per_problem.csv")
+def _problem_sample(spec: Mapping, k_eff: int) -> _Sample:
+    paths = arm_paths(spec.get("eval_dir"), "eval", "per_problem.csv")
     if not paths:
-        raise _Missing(f"arm {spec['arm']!r}: no per_problem.csv found{_in(source, 'eval')}")
-    per_seed = [_problem_rows(p, spec, bands) for p in paths]
+        raise _Missing(f"arm {spec['arm']!r}: no per_problem.csv found{_in(spec.get('eval_dir'), 'eval')}")
+    per_seed = [_problem_rows(p, spec) for p in paths]
     ids = sorted(set.intersection(*(set(r) for r in per_seed)))
     if not ids:
         raise _Missing(f"arm {spec['arm']!r}: no evaluated problems for {_where(spec)}")
@@ -182,52 +143,36 @@ def _problem_sample(spec: dict, source: Any, bands, k_eff: int | None) -> _Sampl
         notes.append(f"arm {spec['arm']}: only the {len(ids)} problems shared by all seeds are used")
     col = lambda name: np.array([[float(r[i][name]) for i in ids] for r in per_seed])  # noqa: E731
     n = col("n")
-    metric = spec["metric"]
     den = None
-    if metric in PASS_METRICS:
-        c = col(f"c_{metric}")
+    if spec["metric"] in PASS_METRICS:
+        c = col(f"c_{spec['metric']}")
         num = np.stack([pass_at_k_array(n[s], c[s], k_eff) for s in range(len(per_seed))])
-    elif metric == "false_positive":
+    else:  # false_positive
         num, den = col("c_answer") - col("c_strict"), n
-    elif metric in ("process_acc", "nll"):
-        num = col("process_acc_mean" if metric == "process_acc" else "nll")
-        if np.isnan(num).any():
-            raise _Missing(f"arm {spec['arm']!r}: {metric} is missing for some problems")
-    else:  # category:<a>+<b>
-        names = metric.split(":", 1)[1].split("+")
-        num, den = sum(col(f"cat_{c}") for c in names), n
     return _Sample(num, den, ids, {"problems": len(ids), "seeds": len(per_seed), "notes": notes})
 
 
-def _reward_sample(spec: dict, source: Any) -> _Sample:
-    paths = arm_paths(source, "rl", SUMMARY)
+def _reward_sample(spec: Mapping) -> _Sample:
+    paths = arm_paths(spec.get("rl_dir"), "rl", SUMMARY)
     if not paths:
-        raise _Missing(f"arm {spec['arm']!r}: no RL run ({SUMMARY}) found{_in(source, 'rl')}")
-    column = "reward" if spec["metric"] == "reward" else spec["metric"].split(":", 1)[1]
-    last = spec.get("last") if spec.get("window") is None else None
-    lo, hi = spec.get("window") or DEFAULT_WINDOW
+        raise _Missing(f"arm {spec['arm']!r}: no RL run ({SUMMARY}) found{_in(spec.get('rl_dir'), 'rl')}")
+    last = int(spec["last"])
     series = []
     for p in paths:
-        rows = read_rows(p.parent.parent)  # by step
+        rows = read_rows(p.parent.parent)  # the run's logged curve, by step (interplay.train.curves)
         if not rows:
             raise _Missing(f"arm {spec['arm']!r}: {p} has no steps")
-        if column not in rows[0]:
-            raise _Missing(f"arm {spec['arm']!r}: {p.parent.parent} logged no {column!r}")
-        v = np.array([float(r.get(column, np.nan)) for r in rows])
-        if last is not None:
-            w = v[-int(last):]
-        else:
-            a = int(math.floor(lo * len(v)))
-            w = v[a:max(int(math.ceil(hi * len(v))), a + 1)]
-        series.append(w[~np.isnan(w)])
+        if "reward" not in rows[0]:
+            raise _Missing(f"arm {spec['arm']!r}: {p.parent.parent} logged no 'reward'")
+        v = np.array([float(r.get("reward", np.nan)) for r in rows])[-last:]
+        series.append(v[~np.isnan(v)])
     t = min(len(s) for s in series)
     if t == 0:
-        raise _Missing(f"arm {spec['arm']!r}: no {column} values in the selected steps")
-    num = np.stack([s[-t:] for s in series])  # align replicates on their last t steps of the window
-    where = {"last": int(last)} if last is not None else {"window": [lo, hi]}
+        raise _Missing(f"arm {spec['arm']!r}: no reward values in the selected steps")
+    num = np.stack([s[-t:] for s in series])  # align replicates on their last t steps
     # Rewards of consecutive steps are correlated: resample blocks of ~t^(1/3) steps (Künsch's moving blocks).
     block = max(1, round(t ** (1 / 3)))
-    return _Sample(num, None, None, {"steps": t, "seeds": len(series), **where, "notes": []}, block=block)
+    return _Sample(num, None, None, {"steps": t, "seeds": len(series), "last": last, "notes": []}, block=block)
 
 
 # --------------------------------------------------------------------------------------------- bootstrap
@@ -272,7 +217,7 @@ def bootstrap_diff(lhs: _Sample, rhs: _Sample | float, *, seed: int = 0, n_boot:
 def verdict(kind: str, ci: Sequence[float], margin: float = 0.0) -> str:
     """Decide from the CI [lo, hi] of d = lhs - rhs: holds / fails / inconclusive (see the module doc)."""
     if kind not in _DIRECTION:
-        raise ClaimError(f"unknown claim kind {kind!r} (expected one of {', '.join(KINDS)})")
+        raise ClaimError(f"unknown claim kind {kind!r} (expected one of {', '.join(CLAIM_KINDS)})")
     # Flip `less`-type claims so every claim reads "x > t" (strict) or "x >= t" on x = ±d.
     sign = _DIRECTION[kind]
     lo, hi = sorted((sign * ci[0], sign * ci[1]))
@@ -293,127 +238,54 @@ def relation(kind: str, margin: float = 0.0) -> str:
 # ------------------------------------------------------------------------------------------------ claims
 
 
-def _check_side(claim_id: str, side: str, spec: Any) -> None:
-    if not isinstance(spec, Mapping):
-        raise ClaimError(f"claim {claim_id}: {side} must be a mapping")
-    if side == "rhs" and "value" in spec:
-        if isinstance(spec["value"], bool) or not isinstance(spec["value"], (int, float)):
-            raise ClaimError(f"claim {claim_id}: rhs value must be a number, got {spec['value']!r}")
-        return
-    if not spec.get("arm") or not spec.get("metric"):
-        raise ClaimError(f"claim {claim_id}: {side} needs 'arm' and 'metric' (or a 'value' on the rhs)")
+def describe(spec: Mapping | None, value: float | None = None) -> str:
+    """Short human label of one side: `rl_edge strict@128 band=edge`, or the constant."""
+    if spec is None:
+        return f"{value:g}"
     m = spec["metric"]
-    if m.startswith("category:"):
-        bad = [c for c in m.split(":", 1)[1].split("+") if c not in CATEGORIES]
-        if bad:
-            raise ClaimError(f"claim {claim_id}: {side} unknown error category {bad[0]!r} "
-                             f"(known: {', '.join(CATEGORIES)})")
-    elif m in PASS_METRICS:
-        if not isinstance(spec.get("k"), int) or isinstance(spec.get("k"), bool) or spec["k"] < 1:
-            raise ClaimError(f"claim {claim_id}: {side} metric {m!r} needs an integer k >= 1")
-    elif m == "reward" or m.startswith("rl:"):
-        w, last = spec.get("window"), spec.get("last")
-        if w is not None and not (len(w) == 2 and 0 <= w[0] < w[1] <= 1):
-            raise ClaimError(f"claim {claim_id}: {side} window must be [start, end] with 0 <= start < end <= 1")
-        if last is not None and (not isinstance(last, int) or last < 1):
-            raise ClaimError(f"claim {claim_id}: {side} last must be an integer >= 1")
-    elif m not in PROBLEM_METRICS:
-        raise ClaimError(f"claim {claim_id}: {side} unknown metric {m!r}")
-    if spec.get("at") not in (None, "all", "top"):
-        raise ClaimError(f"claim {claim_id}: {side} at must be 'all' or 'top', got {spec['at']!r}")
-
-
-def normalize_claim(claim: Mapping) -> dict:
-    """The claim with a constant comparison always as rhs = {"value": x} (specs may give a top-level `value`)."""
-    c = dict(claim)
-    if c.get("rhs") is None and c.get("value") is not None:
-        c["rhs"] = {"value": c["value"]}
-    return c
-
-
-def validate_claim(claim: Mapping) -> None:
-    """Raise ClaimError (one line, naming the claim) when a claim is malformed."""
-    claim = normalize_claim(claim)
-    cid = claim.get("id", "<no id>")
-    for key in ("id", "kind", "lhs", "rhs"):
-        if claim.get(key) is None:
-            raise ClaimError(f"claim {cid}: missing key {key!r}" + (" (or 'value')" if key == "rhs" else ""))
-    if claim["kind"] not in KINDS:
-        raise ClaimError(f"claim {cid}: unknown kind {claim['kind']!r} (expected one of {', '.join(KINDS)})")
-    _check_side(cid, "lhs", claim["lhs"])
-    _check_side(cid, "rhs", claim["rhs"])
-    if "value" in claim["lhs"]:
-        raise ClaimError(f"claim {cid}: lhs must name an arm")
-
-
-def _is_problem_metric(spec: Mapping) -> bool:
-    return "arm" in spec and not (spec["metric"] == "reward" or spec["metric"].startswith("rl:"))
-
-
-def _source(spec: Mapping, arm_dirs: Mapping[str, Any]) -> Any:
-    """Where an operand's artifacts live: its own resolved eval_dir/rl_dir, else the arm's source."""
-    key = "eval_dir" if _is_problem_metric(spec) else "rl_dir"
-    if spec.get(key):
-        return spec[key]
-    src = arm_dirs.get(spec["arm"])
-    if src is None:
-        raise _Missing(f"arm {spec['arm']!r} has no output directory")
-    return src
-
-
-def _min_n(spec: dict, source: Any, bands) -> int | None:
-    paths = arm_paths(source, "eval", "per_problem.csv")
-    ns = [int(r["n"]) for p in paths for r in _problem_rows(p, spec, bands).values()]
-    return min(ns) if ns else None
-
-
-def describe(spec: Mapping) -> str:
-    """Short human label of one side: `rl_edge strict@128 band=edge`."""
-    if "value" in spec:
-        return f"{spec['value']:g}"
-    m = spec["metric"]
+    if m == "reward":
+        return f"{spec['arm']} reward last {spec['last']} steps"
     label = m
     if m in PASS_METRICS:
         k_spec = spec.get("k_spec")
         label = f"{m}@{spec['k']}" + (f" (paper k={k_spec})" if k_spec and k_spec != spec["k"] else "")
-    elif m == "reward" or m.startswith("rl:"):
-        if spec.get("window") is None and spec.get("last") is not None:
-            return f"{spec['arm']} {m} last {spec['last']} steps"
-        lo, hi = spec.get("window") or DEFAULT_WINDOW
-        return f"{spec['arm']} {m} steps[{lo:g},{hi:g}]"
     where = _where(spec)
     return f"{spec['arm']} {label}" + ("" if where == "all problems" else f" {where}")
+
+
+def _min_n(spec: Mapping) -> int | None:
+    paths = arm_paths(spec.get("eval_dir"), "eval", "per_problem.csv")
+    ns = [int(r["n"]) for p in paths for r in _problem_rows(p, spec).values()]
+    return min(ns) if ns else None
 
 
 _RESOLVED_KEYS = ("eval_dir", "rl_dir", "testset")  # paths, not part of a claim's meaning in the verdicts
 
 
-def check_claim(claim: dict, arm_dirs: dict[str, Path], bands: dict[str, list[int]], seed: int = 0,
-                n_boot: int = 2000) -> dict:
-    """Evaluate one claim; a missing artifact gives `inconclusive` with a reason, never an exception.
-
-    Raises ClaimError only for a malformed claim (a spec bug)."""
-    claim = normalize_claim(claim)
-    validate_claim(claim)
-    kind, margin = claim["kind"], float(claim.get("margin") or 0.0)
-    lhs_spec, rhs_spec = dict(claim["lhs"]), dict(claim["rhs"])
+def check_claim(claim: Mapping, seed: int = 0, n_boot: int = 2000) -> dict:
+    """Evaluate one resolved claim (the module doc); a missing artifact gives `inconclusive` with a reason, never
+    an exception. Returns one `ClaimVerdict` as a dict (`check_finding` adds `departures` and `bases`)."""
+    kind, margin = str(claim["kind"]), float(claim.get("margin") or 0.0)
+    lhs_spec = dict(claim["lhs"])
+    rhs_spec = dict(claim["rhs"]) if claim.get("rhs") is not None else None
+    value = None if rhs_spec is not None else float(claim["value"])
     shown = lambda sp: {k: v for k, v in sp.items() if v is not None}  # noqa: E731
     result: dict[str, Any] = {
         "id": claim["id"], "text": claim.get("text", ""), "kind": kind, "margin": margin,
         "relation": relation(kind, margin),
         "lhs": {**shown(lhs_spec), "label": describe(lhs_spec)},
-        "rhs": {**shown(rhs_spec), "label": describe(rhs_spec)},
+        "rhs": {**shown(rhs_spec), "label": describe(rhs_spec)} if rhs_spec is not None
+        else {"value": value, "label": describe(None, value)},
         "paper": {k: v for k, v in (claim.get("paper") or {}).items() if v not in (None, "")},
         "ours": {"lhs": None, "rhs": None, "diff": None}, "ci": None, "ci_level": CI_LEVEL,
         "paired": False, "n_boot": n_boot, "verdict": "inconclusive", "reason": None, "notes": [],
     }
-    sides = [("lhs", lhs_spec)] + ([] if "value" in rhs_spec else [("rhs", rhs_spec)])
+    sides = [("lhs", lhs_spec)] + ([] if rhs_spec is None else [("rhs", rhs_spec)])
     try:
-        sources = {name: _source(spec, arm_dirs) for name, spec in sides}
         # pass@k at k > n cannot be estimated: both sides use the largest k every problem allows.
         pass_sides = [(name, s) for name, s in sides if s["metric"] in PASS_METRICS]
         for name, s in pass_sides:
-            min_n = _min_n(s, sources[name], bands)
+            min_n = _min_n(s)
             if min_n is not None and min_n < s["k"]:
                 s["k_used"] = min_n
                 result["notes"].append(f"{describe(s)}: k={s['k']} > n={min_n} samples per problem; "
@@ -427,16 +299,16 @@ def check_claim(claim: dict, arm_dirs: dict[str, Path], bands: dict[str, list[in
                 result["notes"].append(f"both sides compared at pass@{k_common}")
         samples = {}
         for name, spec in sides:
-            if _is_problem_metric(spec):
-                samples[name] = _problem_sample(spec, sources[name], bands, spec.get("k_used", spec.get("k")))
+            if spec["metric"] == "reward":
+                samples[name] = _reward_sample(spec)
             else:
-                samples[name] = _reward_sample(spec, sources[name])
+                samples[name] = _problem_sample(spec, spec.get("k_used", spec.get("k")))
             result[name].update({k: v for k, v in samples[name].info.items() if k != "notes"})
             if "k_used" in spec:
                 result[name]["k_used"] = spec["k_used"]
             result["notes"] += samples[name].info["notes"]
         lhs = samples["lhs"]
-        rhs = samples.get("rhs", float(rhs_spec.get("value", 0.0)))
+        rhs = samples.get("rhs", value)
         draws, paired = bootstrap_diff(lhs, rhs, seed=seed, n_boot=n_boot)
         a = (1 - CI_LEVEL) / 2
         ci = [float(x) for x in np.quantile(draws, [a, 1 - a])]
@@ -444,7 +316,7 @@ def check_claim(claim: dict, arm_dirs: dict[str, Path], bands: dict[str, list[in
         rv = rhs.point() if isinstance(rhs, _Sample) else float(rhs)
         result.update(ours={"lhs": lv, "rhs": rv, "diff": lv - rv}, ci=ci, paired=paired,
                       verdict=verdict(kind, ci, margin))
-        if isinstance(rhs, _Sample) and not paired and _is_problem_metric(lhs_spec) and _is_problem_metric(rhs_spec):
+        if isinstance(rhs, _Sample) and not paired and "reward" not in (lhs_spec["metric"], rhs_spec["metric"]):
             result["notes"].append("arms evaluated on different problems: unpaired bootstrap")
     except _Missing as e:
         result["reason"] = str(e)
@@ -459,77 +331,11 @@ def check_claim(claim: dict, arm_dirs: dict[str, Path], bands: dict[str, list[in
 # --------------------------------------------------------------------------------------------- findings
 
 
-def profile_bands(profile: Mapping) -> dict[str, list[int]]:
-    """Bands of a profile as op lists; accepts [lo, hi] ranges, explicit op lists, or {lo, hi} mappings."""
-    out = {}
-    for name, b in (profile.get("bands") or {}).items():
-        if isinstance(b, Mapping):
-            if "ops" in b:
-                out[name] = [int(o) for o in b["ops"]]
-            else:
-                out[name] = list(range(int(b["lo"]), int(b["hi"]) + 1))
-        elif isinstance(b, (list, tuple)) and len(b) == 2 and not isinstance(b, str):
-            lo, hi = int(b[0]), int(b[1])
-            out[name] = list(range(lo, hi + 1))
-        else:
-            out[name] = [int(o) for o in b]
-    return out
-
-
-def departure_items(profile: Mapping) -> list[dict]:
-    """Normalize a profile's departures to [{"field", "reason", "applies_to"}].
-
-    Accepts the schema's list of {key, paper, ours, reason}, a {field: reason} mapping, or plain strings."""
-    deps = profile.get("departures") or []
-    if isinstance(deps, Mapping):
-        deps = [{"key": k, **(v if isinstance(v, Mapping) else {"reason": str(v)})} for k, v in deps.items()]
-    items = []
-    for d in deps:
-        if not isinstance(d, Mapping):
-            items.append({"field": "", "reason": str(d), "applies_to": None})
-            continue
-        reason = str(d.get("reason") or "")
-        if d.get("ours") or d.get("paper"):
-            what = f"{d.get('ours') or '?'} instead of {d.get('paper') or '?'}"
-            reason = f"{what} ({reason})" if reason else what
-        items.append({"field": str(d.get("field") or d.get("key") or ""), "reason": reason,
-                      "applies_to": d.get("applies_to")})
-    return items
-
-
 def departure_text(d: Mapping) -> str:
-    return f"{d['field']}: {d['reason']}" if d["field"] else d["reason"]
-
-
-def departures_for(profile: Mapping, claim: Mapping, finding: str | None = None) -> list[str]:
-    """The profile departures that bear on a claim: those without `applies_to`, or naming its id, finding,
-    arms, bands, contexts or metrics."""
-    tokens = {str(claim.get("id")), str(finding)}
-    for side in ("lhs", "rhs"):
-        s = claim.get(side) or {}
-        tokens |= {str(s[k]) for k in ("arm", "band", "context", "metric") if s.get(k) is not None}
-    out = []
-    for d in departure_items(profile):
-        applies = d["applies_to"]
-        if applies is None or tokens & {str(a) for a in ([applies] if isinstance(applies, str) else applies)}:
-            out.append(departure_text(d))
-    return out
-
-
-def finding_name(spec: Mapping) -> str:
-    return str(spec.get("finding") or spec.get("name") or spec.get("id") or "finding")
-
-
-def profile_name(profile: Mapping | str | None) -> str:
-    if isinstance(profile, Mapping):
-        return str(profile.get("name") or profile.get("profile") or "")
-    return str(profile or "")
-
-
-def is_claims_config(obj: Any) -> bool:
-    """True for a resolved `claims` stage config (`interplay.spec.resolve`): arms carry their artifact dirs."""
-    return isinstance(obj, Mapping) and isinstance(obj.get("arms"), Mapping) and all(
-        isinstance(a, Mapping) and ("eval_dirs" in a or "rl_dir" in a) for a in obj["arms"].values())
+    """One profile departure (`interplay.spec.schema.Departure`) as a line: `key: ours instead of paper (reason)`."""
+    what = f"{d.get('ours') or '?'} instead of {d.get('paper') or '?'}" if d.get("ours") or d.get("paper") else ""
+    reason = f"{what} ({d['reason']})" if what and d.get("reason") else what or d.get("reason") or ""
+    return f"{d['key']}: {reason}"
 
 
 def arm_sources(cfg: Mapping) -> dict[str, dict]:
@@ -537,43 +343,77 @@ def arm_sources(cfg: Mapping) -> dict[str, dict]:
     out = {}
     for arm, a in (cfg.get("arms") or {}).items():
         evals = list((a.get("eval_dirs") or {}).values())
-        out[arm] = {"eval": evals[0] if evals else a.get("eval_dir"), "rl": a.get("rl_dir")}
+        out[arm] = {"eval": evals[0] if evals else None, "rl": a.get("rl_dir")}
     return out
 
 
-def check_finding(finding_spec: dict, arm_dirs: dict[str, Path] | None = None, bands: dict | None = None,
-                  profile: dict | None = None, out_path=None, seed: int | None = None, n_boot: int = 2000) -> dict:
-    """Check every claim of a finding; write `verdicts.json` atomically when `out_path` is given.
+@dataclass
+class ClaimVerdict:
+    """One claim's verdict, as verdicts.json holds it."""
 
-    Two call forms: `check_finding(spec, arm_dirs, bands, profile, out_path)`, or `check_finding(cfg)` with a
-    resolved claims config (contract §6a: arms, bands, departures, profile, seed and resolved claims in one
-    dict), which is pure. Returns {"finding", "title", "profile", "bands", "claims", "summary"}."""
-    if arm_dirs is None:
-        cfg = finding_spec
-        arm_dirs = arm_sources(cfg)
-        bands = profile_bands(cfg) if bands is None else bands
-        if profile is None:
-            profile = {"name": profile_name(cfg.get("profile")), "departures": cfg.get("departures") or []}
-        seed = cfg.get("seed", 0) if seed is None else seed
-    bands = bands or {}
-    profile = profile or {}
-    seed = 0 if seed is None else int(seed)
-    name = finding_name(finding_spec)
-    bases = base_ladders(finding_spec, bands)
+    id: str  # the claim's id in its spec
+    text: str  # the claim in words
+    kind: str  # greater | less | greater_equal | less_equal | at_least | at_most
+    margin: float  # the required gap (greater/less) or tolerance (other kinds)
+    relation: str  # the claimed relation of d = lhs - rhs in words, e.g. `Δ > 0.05`
+    lhs: Dict[str, Any]  # the operand as resolved (less paths), its `label` and sample sizes
+    rhs: Dict[str, Any]  # likewise, or {value, label} for a constant
+    paper: Dict[str, Any]  # the paper's numbers, as printed
+    ours: Dict[str, Optional[float]]  # {lhs, rhs, diff}: point estimates (None when inconclusive for lack of data)
+    ci: Optional[List[float]]  # the bootstrap interval of d
+    ci_level: float  # its level (0.95)
+    paired: bool  # bootstrap paired over shared problems
+    n_boot: int  # bootstrap resamples
+    verdict: Verdict  # holds | fails | inconclusive | untestable
+    reason: Optional[str]  # why inconclusive (a missing artifact) or untestable (the failed ladder rungs)
+    notes: List[str]  # caveats (k capped at n, unpaired, ...)
+    departures: List[str] = field(default_factory=list)  # the profile's departures from the paper
+    bases: List[str] = field(default_factory=list)  # the base models the claim rests on
+
+
+@dataclass
+class Verdicts:
+    """verdicts.json: a finding's claims checked under one profile (`write_verdicts` / `read_verdicts`)."""
+
+    finding: str  # the finding's name
+    title: str  # the finding in one line
+    profile: str  # the profile the artifacts were made under
+    bands: Dict[str, List[int]]  # band -> ops under that profile
+    bases: Dict[str, Any]  # base -> its ladder (interplay.eval.ladder.check_ladder) and where it was measured
+    claims: List[ClaimVerdict]  # in spec order
+    summary: Dict[str, int]  # verdict -> number of claims
+
+
+def write_verdicts(path, v: Verdicts) -> None:
+    write_json(path, plain(asdict(v)))
+
+
+def read_verdicts(path) -> Verdicts:
+    """verdicts.json -> Verdicts; a file that does not fit the schema is a one-line ValueError naming the key."""
+    try:
+        return plain(OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Verdicts), read_json(path))))
+    except OmegaConfBaseException as e:
+        raise ValueError(f"{path}: {getattr(e, 'full_key', '?')}: {str(getattr(e, 'msg', e)).splitlines()[0]}") \
+            from None
+
+
+def check_finding(cfg: Mapping, n_boot: int = 2000) -> Verdicts:
+    """Check every claim of a finding from its resolved `claims` config (`interplay.spec.resolve`: bands, ladder,
+    bases, departures, seed, resolved claims); pure (it only reads the artifacts the claims name)."""
+    bands = {b: [int(o) for o in ops] for b, ops in (cfg.get("bands") or {}).items()}
+    seed = int(cfg.get("seed") or 0)
+    bases = base_ladders(cfg, bands)
+    departures = [departure_text(d) for d in cfg.get("departures") or []]
     claims = []
-    for i, claim in enumerate(finding_spec.get("claims") or []):
+    for i, claim in enumerate(cfg.get("claims") or []):
         # Distinct bootstrap streams per claim, reproducible from (seed, position).
-        r = check_claim(claim, arm_dirs, bands, seed=seed + 7919 * i, n_boot=n_boot)
-        r["departures"] = departures_for(profile, claim, name)
+        r = check_claim(claim, seed=seed + 7919 * i, n_boot=n_boot)
+        r["departures"] = list(departures)
         gate_on_ladder(r, claim.get("bases") or [], bases)
-        claims.append(r)
-    summary = {v: sum(c["verdict"] == v for c in claims) for v in VERDICTS}
-    out = {"finding": name, "title": finding_spec.get("title", ""), "profile": profile_name(profile),
-           "bands": {k: [int(o) for o in v] for k, v in bands.items()}, "bases": bases, "claims": claims,
-           "summary": summary}
-    if out_path is not None:
-        write_json(out_path, out)
-    return out
+        claims.append(ClaimVerdict(**r))
+    summary = {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
+    return Verdicts(finding=str(cfg["finding"]), title=cfg.get("title", ""), profile=str(cfg.get("profile") or ""),
+                    bands=bands, bases=bases, claims=claims, summary=summary)
 
 
 def base_ladders(cfg: Mapping, bands: Mapping[str, Sequence[int]]) -> dict[str, dict]:
@@ -614,7 +454,3 @@ def gate_on_ladder(result: dict, on: Sequence[str], bases: Mapping[str, dict]) -
         f"{' on ' + bases[b]['testset'] if bases[b].get('testset') else ''}"
         f"{' (' + ', '.join(bases[b]['contexts']) + ')' if bases[b].get('contexts') else ''}: "
         + "; ".join(bases[b]["failed"]) for b in bad)
-
-
-def load_verdicts(path) -> dict:
-    return read_json(path)

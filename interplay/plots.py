@@ -14,7 +14,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from interplay.claims import CATEGORIES, arm_paths, pass_at_k_array, read_csv_rows
+from interplay.claims import arm_paths, pass_at_k_array, read_csv_rows
+from interplay.knobs import CATEGORIES
 from interplay.eval.passk import default_ks  # k = 1, 2, 4, ... below n, then n (as the evaluator)
 from interplay.io import atomic_path
 from interplay.train.curves import SUMMARY, read_metric

@@ -2,20 +2,22 @@
 
 `render_finding` writes `<out_dir>/report.md` plus its PNGs into `out_dir` (the finding's own report
 directory, `reports/<profile>/<finding>/`); `render_summary` writes `summary.md`, one table across findings
-that the README embeds. Both take verdicts as written by `interplay.claims.check_finding` (a dict or the
-path of `verdicts.json`). Our pass rates and shares are shown in %; paper values as the paper prints them.
+that the README embeds. Both take a finding's resolved `claims` config and its `Verdicts`
+(`interplay.claims.check_finding`, or the path of `verdicts.json`). Our pass rates and shares are shown in %; paper
+values as the paper prints them.
 """
 
 from __future__ import annotations
 
-import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from interplay.claims import (PASS_METRICS, VERDICTS, arm_paths, arm_sources, departure_items, departure_text,
-                              finding_name, is_claims_config, profile_bands, profile_name, read_csv_rows, relation)
-from interplay.eval.ladder import RUNG_BANDS, Ladder, check_ladder
-from interplay.io import read_json, write_text
+from interplay.claims import (PASS_METRICS, Verdicts, arm_paths, arm_sources, departure_text, read_csv_rows,
+                              read_verdicts, relation)
+from interplay.eval.ladder import Ladder
+from interplay.io import write_text
+from interplay.knobs import VERDICTS
 from interplay.plots import plot_ladder_curves, render_plots
 
 VERDICT_MARK = {"holds": "✅ holds", "fails": "❌ fails", "inconclusive": "⚠️ inconclusive",
@@ -31,7 +33,7 @@ LADDER_BANDS = ("id", "edge", "hard")
 
 def _is_share(spec: Mapping) -> bool:
     m = spec.get("metric", "")
-    return m in PASS_METRICS or m == "false_positive" or m.startswith("category:")
+    return m in PASS_METRICS or m == "false_positive"
 
 
 def _fmt(x: Any, share: bool, signed: bool = False) -> str:
@@ -94,15 +96,6 @@ def _summary_line(summary: Mapping) -> str:
     return ", ".join(f"{summary.get(v, 0)} {v}" for v in VERDICTS)
 
 
-def _base_arms(finding_spec: Mapping, arm_dirs: Mapping) -> list[str]:
-    """Arms that are plain pre-trained models (call form without resolved `bases`)."""
-    arms = finding_spec.get("arms") or {}
-    specs = {str(k): (v or {}) for k, v in arms.items()} if isinstance(arms, Mapping) else {}
-    return [a for a in arm_dirs if a in specs and (
-        specs[a].get("kind") == "pretrain" if "kind" in specs[a]
-        else not any(specs[a].get(s) for s in ("rl", "mid", "midtrain")))]
-
-
 def _pct(x: Any) -> str:
     return "—" if x is None else f"{100 * float(x):.1f}"
 
@@ -128,18 +121,10 @@ def _ladder_verdict(lad: Mapping) -> str:
     return {True: "✅ holds", False: "❌ fails", None: "⚠️ not measured"}[lad.get("holds")]
 
 
-def _ladder_section(finding_spec: Mapping, verdicts: Mapping, arm_dirs: Mapping, bands: Mapping,
-                    out_dir: Path) -> list[str]:
+def _ladder_section(cfg: Mapping, verdicts: Mapping, out_dir: Path) -> list[str]:
     """Each base's ladder (from the verdicts, as the claims were gated) and its held-out curve."""
     ladders = dict(verdicts.get("bases") or {})
-    if not ladders:  # a call without resolved bases: check the plain pre-trained arms with the default ladder
-        lbands = {b: bands[b] for b in RUNG_BANDS if b in bands}
-        for arm in _base_arms(finding_spec, arm_dirs):
-            paths = arm_paths(arm_dirs[arm], "eval", "per_problem.csv")
-            if paths:
-                ladders[arm] = check_ladder([r for p in paths for r in read_csv_rows(p)], lbands, Ladder())
-    thr = Ladder.from_dict(((finding_spec.get("ladder") or {}) if isinstance(finding_spec.get("ladder"), Mapping)
-                            else {}).get("thresholds"))
+    thr = Ladder.from_dict((cfg.get("ladder") or {}).get("thresholds"))
     md = ["## Base-model ladder", "",
           f"A claim is testable only if every base model it rests on holds its ladder on the test set (strict, "
           f"k = n): ID pass@k ≥ {100 * thr.id_passk_min:g} % on every ID op; OOD-edge pass@1 in "
@@ -178,44 +163,31 @@ def _contexts(arm_dirs: Mapping) -> list[str]:
     return sorted(ctx)
 
 
-def _load_verdicts(verdicts: Any) -> dict:
-    if isinstance(verdicts, Mapping):
-        return dict(verdicts)
+def _load_verdicts(verdicts: Verdicts | str | Path) -> dict:
+    """The verdicts as a plain dict, read through the `Verdicts` schema; {"error": ...} when unreadable."""
     try:
-        return read_json(verdicts)
+        return asdict(verdicts if isinstance(verdicts, Verdicts) else read_verdicts(verdicts))
     except (OSError, ValueError) as e:
         return {"claims": [], "summary": {}, "error": f"no verdicts ({type(e).__name__}: {verdicts})"}
 
 
-def render_finding(finding_spec: dict, verdicts, arm_dirs: dict[str, Path] | os.PathLike | str | None = None,
-                   profile: dict | None = None, out_dir=None) -> Path:
-    """Write `<out_dir>/report.md` (and its PNGs in `out_dir`); returns the report path.
-
-    Two call forms: `render_finding(spec, verdicts, arm_dirs, profile, out_dir)`, or
-    `render_finding(cfg, verdicts, out_dir)` with a resolved claims config (contract §6a). `verdicts` is the
-    dict from `check_finding` or the path of `verdicts.json`."""
-    if out_dir is None and arm_dirs is not None and not isinstance(arm_dirs, Mapping):
-        arm_dirs, out_dir = None, arm_dirs
-    if out_dir is None:
-        raise ValueError("render_finding needs an output directory")
-    if arm_dirs is None:
-        arm_dirs = arm_sources(finding_spec) if is_claims_config(finding_spec) else {}
-    if profile is None:
-        profile = {"name": profile_name(finding_spec.get("profile")), "departures": finding_spec.get("departures") or [],
-                   "bands": finding_spec.get("bands") or {}}
+def render_finding(cfg: Mapping, verdicts: Verdicts | str | Path, out_dir) -> Path:
+    """Write `<out_dir>/report.md` (and its PNGs in `out_dir`) for a finding's resolved `claims` config and its
+    verdicts (`Verdicts` or the path of `verdicts.json`); returns the report path."""
     out_dir = Path(out_dir)
-    name = finding_name(finding_spec)
+    arm_dirs = arm_sources(cfg)
+    name = str(cfg["finding"])
     verdicts = _load_verdicts(verdicts)
-    bands = profile_bands(profile) or profile_bands({"bands": verdicts.get("bands") or {}})
+    bands = {b: list(ops) for b, ops in (cfg.get("bands") or {}).items()}
     contexts = _contexts(arm_dirs)
     # Plot the paper's three panels (ID / OOD-edge / OOD-hard) when the profile has them, not every band.
     panels = {b: bands[b] for b in LADDER_BANDS if b in bands} or bands
     plots = render_plots(arm_dirs, panels, out_dir, contexts=contexts if len(contexts) > 1 else None)
 
-    title = finding_spec.get("title") or verdicts.get("title") or name
-    prof = profile_name(profile) or verdicts.get("profile", "")
+    title = cfg.get("title") or name
+    prof = str(cfg.get("profile") or "")
     md = [f"# {title}", ""]
-    ref = finding_spec.get("paper_ref") or finding_spec.get("paper_section")
+    ref = cfg.get("paper_ref")
     if ref:
         md += [f"Paper: {ref}.", ""]
     md += [f"Finding `{name}`, profile `{prof}`. Verdicts: {_summary_line(verdicts.get('summary') or {})}.", ""]
@@ -240,20 +212,19 @@ def render_finding(finding_spec: dict, verdicts, arm_dirs: dict[str, Path] | os.
     # Each departure once, with the claims it bears on (from the verdicts, as check_finding matched them).
     md += ["## Profile departures from the paper", ""]
     lines = []
-    for d in departure_items(profile):
+    for d in cfg.get("departures") or []:
         text = departure_text(d)
         ids = [c["id"] for c in claims if text in (c.get("departures") or [])]
         scope = "all claims" if claims and len(ids) == len(claims) else ", ".join(f"`{i}`" for i in ids) or "no claim"
-        lines.append((f"- `{d['field']}`: {d['reason']}" if d["field"] else f"- {d['reason']}") + f" ({scope})")
+        lines.append(f"- `{d['key']}`: {text.split(': ', 1)[1]} ({scope})")
     md += (lines or ["- none (paper settings)"]) + [""]
 
-    decisions = finding_spec.get("decisions") or []
+    decisions = cfg.get("decisions") or []
     if decisions:
         md += ["## Paper inconsistencies, as the spec decides them", ""]
-        md += [f"- {d.get('issue', '')} → {d.get('decision', '')}" if isinstance(d, Mapping) else f"- {d}"
-               for d in decisions] + [""]
+        md += [f"- {d['issue']} → {d['decision']}" for d in decisions] + [""]
 
-    md += _ladder_section(finding_spec, verdicts, arm_dirs, bands, out_dir)
+    md += _ladder_section(cfg, verdicts, out_dir)
 
     md += ["## Plots", ""]
     if not plots:
@@ -273,16 +244,14 @@ def render_finding(finding_spec: dict, verdicts, arm_dirs: dict[str, Path] | os.
 def render_summary(findings: Iterable, out_path) -> Path:
     """Write `summary.md`: one table of every claim of every finding (the README embeds it).
 
-    `findings`: verdicts.json paths, verdict dicts, or (claims config, verdicts) pairs; `out_path`: the
-    file, or a directory to write `summary.md` into."""
+    `findings`: each finding's `Verdicts` or the path of its verdicts.json; `out_path`: the file, or a directory
+    to write `summary.md` into."""
     sections, profiles, totals = [], set(), {v: 0 for v in VERDICTS}
     rows, bases = [], {}
     for item in findings:
-        v = item[1] if isinstance(item, tuple) else item
-        v = _load_verdicts(v)
+        v = _load_verdicts(item)
         if v.get("error"):
-            sections.append(f"- `{item if not isinstance(item, tuple) else finding_name(item[0])}`: "
-                            "missing or unreadable verdicts")
+            sections.append(f"- `{item}`: missing or unreadable verdicts")
             continue
         profiles.add(v.get("profile", ""))
         for k in totals:

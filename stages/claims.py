@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from interplay.io import write_json
 from stages import main
 
 
 def run(cfg: dict) -> None:
-    from interplay.claims import check_finding
+    from interplay.claims import check_finding, write_verdicts
 
-    write_json(Path(cfg["out"]) / "verdicts.json", check_finding(cfg))
+    write_verdicts(Path(cfg["out"]) / "verdicts.json", check_finding(cfg))
 
 
 if __name__ == "__main__":

@@ -13,9 +13,8 @@ def run(cfg: dict) -> None:
     setup_torch()
     bands = {b: [min(ops), max(ops)] for b, ops in cfg["bands"].items()}
     with atomic_dir(cfg["out"]) as tmp:
-        evaluate(cfg["checkpoint"], list(cfg["testsets"].values()), n=cfg["n"], temperature=cfg["temperature"],
-                 top_p=cfg["top_p"], max_new_tokens=cfg["max_new_tokens"], ks=list(cfg["ks"]), seed=cfg["seed"],
-                 out_dir=tmp, mode=cfg["mode"], bands=bands, ladder=Ladder.from_dict(cfg.get("ladder")))
+        evaluate(cfg["checkpoint"], list(cfg["testsets"].values()), **cfg["eval"], seed=cfg["seed"], out_dir=tmp,
+                 bands=bands, ladder=Ladder.from_dict(cfg.get("ladder")))
 
 
 if __name__ == "__main__":

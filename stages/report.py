@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from interplay.io import atomic_dir, read_json
+from interplay.io import atomic_dir
 from stages import main
 
 
@@ -16,11 +16,10 @@ def run(cfg: dict) -> None:
     if cfg["kind"] == "report":
         claims_cfg = yaml.safe_load(Path(cfg["claims_config"]).read_text())
         with atomic_dir(cfg["out"]) as tmp:
-            render_finding(claims_cfg, read_json(cfg["verdicts"]), tmp)
+            render_finding(claims_cfg, cfg["verdicts"], tmp)
     else:  # render_summary writes the file atomically itself
-        findings = [(yaml.safe_load(Path(cfg["configs"][f]).read_text()),
-                     read_json(Path(cfg["findings"][f]) / "verdicts.json")) for f in cfg["configs"]]
-        render_summary(findings, Path(cfg["out"]) / "summary.md")
+        render_summary([Path(cfg["findings"][f]) / "verdicts.json" for f in cfg["configs"]],
+                       Path(cfg["out"]) / "summary.md")
 
 
 if __name__ == "__main__":

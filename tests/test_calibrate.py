@@ -15,7 +15,7 @@ description: tiny grid for the test
 profile: ci
 run: base
 fixed:
-  profile.pretrain.tokens: 8192          # 4 steps of 2048 tokens
+  profile.pretrain.token_budget: 8192          # 4 steps of 2048 tokens
   profile.pretrain.ladder_every: 2
   profile.pretrain.ladder_problems_per_op: 1
 grid:

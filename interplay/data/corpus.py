@@ -31,8 +31,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from interplay.io import atomic_dir, write_json
-
-MODES = ("forward", "reverse")
+from interplay.knobs import MODES
 _GEN_BATCH = 32  # problems generated per call for one cell
 
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from interplay.data.contexts import CONTEXTS, Context, get_context
+from interplay.knobs import MODES, Render
 from interplay.data.records import content_id
 from interplay.data.render import render
 from interplay.data.types import Problem
@@ -51,8 +52,7 @@ __all__ = ["GenConfig", "generate", "generate_many", "CONTEXTS", "OP_SCHEDULE", 
 GEN_VERSION = 2  # bump when the sampling stream changes (changes every problem)
 IP_MAX = 20  # official `ip_max`
 MAX_OP = 40  # beyond the official 2..20; ops > 20 extrapolate the schedule (structure_size)
-MODES = ("forward", "reverse")
-RENDERS = ("paper", "compact")
+RENDERS = tuple(Render)
 # Default distractor cap for the `compact` surface (CLI and corpora at CPU scale): keeps a forward op-12
 # compact training text at <= 200 word-level tokens (measured, see benchmarks/ and the report).
 COMPACT_MAX_DISTRACTORS = 3

@@ -28,8 +28,7 @@ from functools import lru_cache
 from fractions import Fraction
 
 from interplay.data.types import Graph, Node
-
-MODES = ("paper", "official_compat")
+from interplay.knobs import VERIFY_MODES as MODES
 MAX_CHARS = 200_000  # longer input is truncated (a completion is ~1k tokens); keeps every call bounded
 
 # --- official regexes (utils/solution_dependency_graph.py) -------------------------------------------

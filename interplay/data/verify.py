@@ -28,9 +28,8 @@ from typing import Any
 
 from interplay.data.parser import MODES, parse_solution
 from interplay.data.types import Graph
+from interplay.knobs import CATEGORIES
 
-CATEGORIES = ("correct", "wrong_answer_only", "value_mismatch", "dependency_mismatch", "missing_nodes",
-              "unparseable")
 _OFFICIAL_TOL = 1e-6  # official compare(value_tolerance)
 _ANSWER_RTOL = 1e-8  # official eval exact-match numeric tolerance
 

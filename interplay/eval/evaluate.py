@@ -30,16 +30,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from interplay.eval.config import EvalConfig
 from interplay.eval.ladder import Ladder, check_ladder
+from interplay.knobs import CATEGORIES, VERIFY_MODES
 from interplay.eval.passk import default_ks, pass_at_k_table
 from interplay.io import atomic_dir, read_json, write_json
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BANDS = {"id": (2, 10), "edge": (11, 14), "hard": (15, 20)}  # paper §6: ID / OOD-edge / OOD-hard
-CATEGORIES = ("correct", "wrong_answer_only", "value_mismatch", "dependency_mismatch", "missing_nodes",
-              "unparseable")
-MODES = ("paper", "official_compat")
+MODES = VERIFY_MODES
+_CFG = EvalConfig()  # the defaults of evaluate()'s sampling arguments
 PER_PROBLEM_COLUMNS = ["id", "op", "context", "mode", "n", "c_strict", "c_answer", "process_acc_mean", "nll",
                        *[f"cat_{c}" for c in CATEGORIES]]
 
@@ -461,13 +462,16 @@ def default_workers(device: str | torch.device | None) -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def evaluate(checkpoint_dir: str | os.PathLike, testsets: Sequence[str | os.PathLike], *, n: int = 128,
-             temperature: float = 0.7, top_p: float = 1.0, max_new_tokens: int = 1024,
-             ks: Sequence[int] | None = None, seed: int = 0, out_dir: str | os.PathLike, mode: str = "paper",
+def evaluate(checkpoint_dir: str | os.PathLike, testsets: Sequence[str | os.PathLike], *, n: int = _CFG.n,
+             temperature: float = _CFG.temperature, top_p: float = _CFG.top_p, max_new_tokens: int = _CFG.max_new_tokens,
+             ks: Sequence[int] | None = None, seed: int = 0, out_dir: str | os.PathLike, mode: str = _CFG.mode.value,
              bands: str | dict | None = None, top_k: int = 0, batch_size: int = 256, n_boot: int = 1000,
              ladder: Ladder = Ladder(), nll: bool = True, device: str | None = None,
              sampler: Callable | None = None, workers: int | None = None) -> dict:
     """Sample, score and summarize; writes the contract §7 artifacts to `out_dir` and returns metrics.json.
+
+    `n`, `ks`, `temperature`, `top_p`, `max_new_tokens` and `mode` are the fields of `EvalConfig` (their defaults
+    too); `ks` None = `default_ks(n)`.
 
     The problems are cut into chunks of one sampler batch (`batch_size // n` problems, longest prompts first,
     so a batch pads little), and each problem samples from its own random stream (keyed by its index in the

@@ -19,8 +19,12 @@ from omegaconf import OmegaConf
 from interplay.compute import rl_token_equivalents, split_budget
 from interplay.eval.ladder import ladder_contexts
 from interplay.spec.load import Specs, load_params, load_profile, load_specs
-from interplay.spec.schema import CONTEXTS, Claim, Mix, Operand, Params, Profile, SpecError
+from interplay.eval.config import EvalConfig
+from interplay.knobs import CONTEXTS, plain, section
+from interplay.spec.schema import Claim, Mix, Operand, Params, Profile, SpecError
+from interplay.train.config import LMCfg
 from interplay.train.rewards import resolve_verify_mode
+from interplay.train.rl_config import RewardConfig, RLCfg
 
 CONFIG_DIR = Path("configs")
 ARTIFACT_DIR = Path("artifacts")
@@ -139,7 +143,7 @@ class _Resolver:
     def __init__(self, specs: Specs, profile: Profile, params: Params):
         self.specs, self.p, self.params = specs, profile, params
         self.runs: dict[str, Run] = {}
-        self.gen = {"render": profile.data.render, "max_distractors": profile.data.max_distractors,
+        self.gen = {"render": plain(profile.data.render), "max_distractors": profile.data.max_distractors,
                     "modulus": profile.data.modulus, "number_range": profile.data.number_range}
 
     # -- helpers
@@ -169,8 +173,9 @@ class _Resolver:
         """Finish a config: common keys, input hashes, params.yaml overrides, content hash."""
         for dep in inputs.values():
             self.ensure(dep)
-        cfg = {"name": name, "kind": kind, "profile": self.p.name, "hash": "", **body,
-               "inputs": {role: {"run": dep, "hash": self.runs[dep].config["hash"]} for role, dep in inputs.items()}}
+        cfg = plain({"name": name, "kind": kind, "profile": self.p.name, "hash": "", **body,
+                     "inputs": {role: {"run": dep, "hash": self.runs[dep].config["hash"]}
+                                for role, dep in inputs.items()}})
         over = self.params.overrides.runs.get(name)
         if over:
             try:
@@ -236,15 +241,11 @@ class _Resolver:
         corpus = {"components": components, "token_budget": int(tokens), "seed": seed,
                   "render": self.p.data.render, "max_distractors": self.p.data.max_distractors,
                   "exclude": [self.art("data", x) for x in self.corpus_exclude(spec)]}
-        # `lm` is interplay.train.config.LMRunConfig (run_lm's typed config); the stage adds `threads`.
-        lm = {"kind": kind, "name": name, "model": self.p.model, "tokenizer": self.ensure(tokenizer).out,
-              "init": self.model_dir(init) if init else None, "shards": str(Path(out, "corpus")),
-              "token_budget": int(tokens), "tokens_per_step": lm_cfg.batch_tokens, "seq_len": lm_cfg.seq_len,
-              "micro_batch_size": lm_cfg.micro_batch_size, "packing": lm_cfg.packing, "devices": lm_cfg.devices,
-              "lr": lm_cfg.lr,
-              "min_lr": lm_cfg.min_lr, "warmup_ratio": lm_cfg.warmup_ratio, "weight_decay": lm_cfg.weight_decay,
-              "grad_clip": lm_cfg.grad_clip, "seed": seed, "log_every": lm_cfg.log_every,
-              "ckpt_every": lm_cfg.ckpt_every_steps}
+        # `lm` is interplay.train.config.LMRunConfig (run_lm's typed config): the profile's LM section as is,
+        # bound to this run; the stage adds `threads`.
+        lm = {**section(lm_cfg, LMCfg), "token_budget": int(tokens), "kind": kind, "name": name,
+              "model": self.p.model, "tokenizer": self.ensure(tokenizer).out,
+              "init": self.model_dir(init) if init else None, "shards": str(Path(out, "corpus")), "seed": seed}
         heldout = self.datasets_of("heldout")
         if kind == "pretrain" and heldout:  # the ladder curve (interplay.train.ladder)
             ho = self.ensure(heldout[0]).config
@@ -262,7 +263,7 @@ class _Resolver:
 
     def _pretrain(self, name: str, s) -> Run:
         self.ensure(s.tokenizer)
-        body = self._lm_body(name, "pretrain", s, self.p.pretrain.tokens, self.p.pretrain, s.tokenizer, None)
+        body = self._lm_body(name, "pretrain", s, self.p.pretrain.token_budget, self.p.pretrain, s.tokenizer, None)
         return self.add(name, "pretrain", body,
                         {"tokenizer": s.tokenizer, **{f"exclude_{x}": x for x in self.corpus_exclude(s)}})
 
@@ -273,7 +274,7 @@ class _Resolver:
     def _midtrain(self, name: str, s) -> Run:
         self.ensure(s.init)
         split = self.split(s.budget.beta)
-        tokens = split.mid_steps * self.p.midtrain.batch_tokens
+        tokens = split.mid_steps * self.p.midtrain.tokens_per_step
         tok = self._tokenizer_of(s.init)
         body = self._lm_body(name, "midtrain", s, tokens, self.p.midtrain, tok, s.init)
         body["budget"] = {"beta": s.budget.beta, "total_tokens": self.p.budget.total_tokens,
@@ -283,7 +284,7 @@ class _Resolver:
 
     def split(self, beta: float):
         r = self.p.rl
-        return split_budget(self.p.budget.total_tokens, beta, mid_tokens_per_step=self.p.midtrain.batch_tokens,
+        return split_budget(self.p.budget.total_tokens, beta, mid_tokens_per_step=self.p.midtrain.tokens_per_step,
                             rl_prompts_per_step=r.prompts_per_step, rollouts=r.group_size,
                             l_total=r.max_prompt_tokens + r.max_new_tokens)
 
@@ -301,14 +302,13 @@ class _Resolver:
             budget = {"beta": s.budget.beta, "total_tokens": self.p.budget.total_tokens,
                       "mid_steps": split.mid_steps, "rl_steps": steps}
         l_total = r.max_prompt_tokens + r.max_new_tokens
-        rl = {"init": self.model_dir(s.init), "prompts": str(Path(self.runs[s.prompts].out, "prompts.jsonl")),
-              "reward": {"name": s.reward.name, "alpha": s.reward.alpha,
-                         "verify_mode": resolve_verify_mode(s.reward.name, s.reward.verify_mode)}, "steps": steps,
-              "prompts_per_step": r.prompts_per_step, "group_size": r.group_size, "mini_batches": r.mini_batches,
-              "lr": r.lr, "kl_coef": r.kl_coef, "clip": r.clip, "temperature": r.temperature, "top_p": r.top_p,
-              "max_prompt_tokens": r.max_prompt_tokens, "max_new_tokens": r.max_new_tokens, "seed": seed,
-              "ckpt_every_steps": r.ckpt_every_steps, "accelerator": r.accelerator, "precision": r.precision,
-              "budget": budget,
+        # `rl` is interplay.train.rl_config.RLConfig (run_rl's typed config): the profile's RL section as is, bound
+        # to this run; the stage adds `threads`.
+        reward = section(s.reward, RewardConfig)
+        rl = {**section(r, RLCfg), "steps": steps, "init": self.model_dir(s.init),
+              "prompts": str(Path(self.runs[s.prompts].out, "prompts.jsonl")),
+              "reward": {**reward, "verify_mode": resolve_verify_mode(reward["name"], reward["verify_mode"])},
+              "seed": seed, "budget": budget,
               "token_equivalents": rl_token_equivalents(steps * r.prompts_per_step, r.group_size, l_total)}
         return self.add(name, "rl", {"out": out, "seed": seed, "rl": rl}, {"init": s.init, "prompts": s.prompts})
 
@@ -323,14 +323,12 @@ class _Resolver:
             return self.runs[name]
         self.ensure(arm)
         groups = [g for g in groups if contexts is None or g["context"] in contexts]
-        e = self.p.eval
         bands = {g["band"]: g["ops"] for g in groups}
         body = {"out": self.art("eval", name), "seed": stable_seed(self.params.seed, "eval", testset),
                 "checkpoint": self.model_dir(arm),
                 "testsets": {f"{g['band']}/{g['context']}": str(Path(ts.out, f"{g['band']}.{g['context']}.jsonl"))
                              for g in groups},
-                "bands": bands, "n": e.n, "ks": [k for k in e.ks if k <= e.n], "temperature": e.temperature,
-                "top_p": e.top_p, "max_new_tokens": e.max_new_tokens, "mode": e.mode, "ladder": asdict(self.p.ladder)}
+                "bands": bands, "eval": section(self.p.eval, EvalConfig), "ladder": asdict(self.p.ladder)}
         return self.add(name, "evaluate", body, {"model": arm, "testset": testset})
 
     # -- findings
@@ -440,7 +438,7 @@ def resolve(profile: str | None = None, root: Path = Path("."), params: Params |
 
 def dump_config(cfg: dict) -> str:
     return "# Generated by `interplay pipeline` from specs/ and the profile; do not edit.\n" + yaml.safe_dump(
-        cfg, sort_keys=False, default_flow_style=None, width=120)
+        plain(cfg), sort_keys=False, default_flow_style=None, width=120)
 
 
 def write_configs(res: Resolved, root: Path = Path(".")) -> list[Path]:

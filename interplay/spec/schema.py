@@ -10,37 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from interplay.eval.config import EvalConfig
 from interplay.eval.ladder import Ladder
+from interplay.knobs import (BANDS, CLAIM_KINDS, CONTEXTS, METRICS, MODES, REWARDS, At, ClaimKind, Context,  # noqa: F401
+                             Band, Metric, Mode, Purpose, Render, TokenizerKind, knob, range_text)
+from interplay.train.config import LMCfg
+from interplay.train.rl_config import RewardConfig, RLCfg
 
-BANDS = ("atomic", "id", "id_top", "mixed", "edge", "hard", "beyond")
-CONTEXTS = ("zoo", "teachers", "festival")
-MODES = ("forward", "reverse")
-REWARDS = ("outcome", "mix", "strict", "gated")
-CLAIM_KINDS = ("greater", "less", "greater_equal", "less_equal", "at_least", "at_most")
-METRICS = ("strict", "answer", "false_positive", "reward")
 RUN_SECTIONS = ("datasets", "tokenizers", "pretrain", "midtrain", "rl")
 
 
 class SpecError(ValueError):
     """A spec or profile is malformed; the message is one line naming the file and the key."""
-
-
-def knob(default: Any = None, *, factory: Any = None, gt: float | None = None, ge: float | None = None,
-         le: float | None = None) -> Any:
-    """A numeric field with its allowed range (`gt` / `ge` lower bound, `le` upper bound), checked at load time for
-    the value or, for lists and dicts, every element (`interplay.spec.load.check_ranges`; None values pass)."""
-    meta = {"range": {k: v for k, v in (("gt", gt), ("ge", ge), ("le", le)) if v is not None}}
-    if factory is not None:
-        return field(default_factory=factory, metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-def range_text(rng: dict) -> str:
-    """{'ge': 0, 'le': 1} -> 'in [0, 1]'; {'gt': 0} -> '> 0'."""
-    if "le" in rng:
-        lo = f"[{rng['ge']:g}" if "ge" in rng else f"({rng['gt']:g}"
-        return f"in {lo}, {rng['le']:g}]"
-    return f"> {rng['gt']:g}" if "gt" in rng else f">= {rng['ge']:g}"
 
 
 # ---------------------------------------------------------------------------------------------- spec parts
@@ -50,12 +31,12 @@ def range_text(rng: dict) -> str:
 class Mix:
     """One data component: ops of `bands`, `weight` of the whole, spread over `contexts` (weights)."""
 
-    bands: List[str] = field(default_factory=list)  # bands whose ops this component covers
+    bands: List[Band] = field(default_factory=list)  # bands whose ops this component covers
     weight: float = knob(1.0, gt=0)  # share of the whole mix
     # Split the band's ops into len(split) consecutive chunks with these shares (paper: 20/30/50 over 2-4/5-7/8-10).
     split: Optional[List[float]] = knob(None, ge=0)
     # Context shares; None = A/B/C equally (the paper's 33/33/33 mix).
-    contexts: Optional[Dict[str, float]] = knob(None, ge=0)
+    contexts: Optional[Dict[Context, float]] = knob(None, ge=0)
 
 
 @dataclass
@@ -64,9 +45,9 @@ class DatasetSpec:
     the held-out ladder set (`heldout`: like a test set, `pretrain.ladder_problems_per_op` each). At most one
     heldout set; the resolver keeps every test set out of it and it out of every RL pool and training corpus."""
 
-    purpose: str = "test"  # test | rl | heldout
-    bands: List[str] = field(default_factory=list)  # test sets: disjoint bands to evaluate on
-    contexts: List[str] = field(default_factory=lambda: list(CONTEXTS))  # test sets
+    purpose: Purpose = Purpose.test  # test | rl | heldout
+    bands: List[Band] = field(default_factory=list)  # test sets: disjoint bands to evaluate on
+    contexts: List[Context] = field(default_factory=lambda: list(CONTEXTS))  # test sets
     mix: List[Mix] = field(default_factory=list)  # RL pools
     exclude: List[str] = field(default_factory=list)  # datasets whose ids must not appear here
     seed_offset: int = 0  # added to the dataset's seed: another draw of the same definition
@@ -74,7 +55,7 @@ class DatasetSpec:
 
 @dataclass
 class TokenizerSpec:
-    bands: List[str] = field(default_factory=lambda: ["id", "edge", "hard"])  # ops whose text trains it
+    bands: List[Band] = field(default_factory=lambda: [Band.id, Band.edge, Band.hard])  # ops whose text trains it
 
 
 @dataclass
@@ -100,28 +81,21 @@ class MidtrainSpec:
 
 
 @dataclass
-class Reward:
-    name: str = "outcome"  # outcome | mix | strict | gated
-    alpha: Optional[float] = knob(None, ge=0, le=1)  # weight of R_out in mix/gated (Eq. 3); None = the reward's default
-    verify_mode: Optional[str] = None  # paper | official_compat; None = the reward's own (gated: official_compat)
-
-
-@dataclass
 class RLSpec:
     init: str = ""  # the pretrain/midtrain run it starts from
     prompts: str = ""  # a `datasets` run with purpose rl
-    reward: Reward = field(default_factory=Reward)  # reward name and alpha
+    reward: RewardConfig = field(default_factory=RewardConfig)  # reward name, alpha, verify mode
     budget: Optional[Budget] = None  # None: the profile's rl.steps
 
 
 @dataclass
 class Operand:
     arm: str = ""  # an arm of the finding
-    metric: str = "strict"  # strict | answer | false_positive | reward
+    metric: Metric = Metric.strict  # strict | answer | false_positive | reward
     k: int = knob(1, ge=1)  # at most the `paper` profile's eval.n (interplay.spec.load._check_k)
-    band: Optional[str] = None  # None: every op of the test set
-    at: str = "all"  # all | top
-    context: Optional[str] = None  # None: all contexts
+    band: Optional[Band] = None  # None: every op of the test set
+    at: At = At.all  # all | top
+    context: Optional[Context] = None  # None: all contexts
     testset: Optional[str] = None  # None: the finding's evaluate.testset
     last: int = knob(5, ge=1)  # reward: mean of the last `last` logged steps
 
@@ -140,7 +114,7 @@ class PaperRef:
 class Claim:
     id: str = ""  # unique within the finding
     text: str = ""  # the claim in words, as the report prints it
-    kind: str = "greater"  # greater | less | greater_equal | less_equal | at_least | at_most, on d = lhs - rhs
+    kind: ClaimKind = ClaimKind.greater  # greater | less | greater_equal | less_equal | at_least | at_most, on d = lhs - rhs
     lhs: Operand = field(default_factory=Operand)  # left statistic
     rhs: Optional[Operand] = None  # right statistic; None: compare lhs with `value`
     value: Optional[float] = None  # the constant when rhs is None (a share in [0, 1])
@@ -191,37 +165,18 @@ class Departure:
 
 @dataclass
 class DataCfg:
-    render: str = "compact"  # paper | compact
+    render: Render = Render.compact  # paper | compact
     max_distractors: Optional[int] = knob(None, ge=0)  # cap on distractor sentences (None = all, as the authors)
     modulus: Optional[int] = knob(None, ge=2)  # None = no modulus (the authors' mod=-1)
     number_range: int = knob(5, ge=1)  # literals are 1..number_range-1
-    mode_weights: Dict[str, float] = knob(factory=lambda: {"forward": 0.5, "reverse": 0.5}, ge=0)
+    mode_weights: Dict[Mode, float] = knob(factory=lambda: {"forward": 0.5, "reverse": 0.5}, ge=0)
 
 
 @dataclass
 class TokenizerCfg:
-    kind: str = "word"  # bpe | word
+    kind: TokenizerKind = TokenizerKind.word  # bpe | word
     vocab_size: int = knob(2200, gt=0)  # entries, including the 10 specials
     sample_per_op: int = knob(200, gt=0)  # problems per (op, context) the tokenizer is trained on
-
-
-@dataclass
-class LMCfg:
-    """Next-token training (pre- or mid-training)."""
-
-    tokens: int = knob(0, ge=0)  # pre-training token budget, > 0 there (mid-training uses the compute budget)
-    seq_len: int = knob(2048, gt=0)  # tokens per training window
-    batch_tokens: int = knob(524_288, gt=0)  # tokens per optimizer step (global)
-    micro_batch_size: int = knob(64, gt=0)  # sequences per forward (memory only; batch_tokens fixes the optimizer batch)
-    packing: str = "docs"  # docs: whole documents padded per window (authors' FFD) | concat: chopped stream
-    devices: int = knob(0, ge=0)  # data-parallel processes (0 = run_lm's auto: 2 DDP x 1 thread on CPU, 1 on GPU)
-    lr: float = knob(1e-4, gt=0)  # the authors' yaml for the paper base (the paper text says 2e-4)
-    min_lr: float = knob(3e-5, ge=0)  # at most lr
-    warmup_ratio: float = knob(0.05, ge=0, le=1)  # share of steps in linear warmup
-    weight_decay: float = knob(0.1, ge=0)  # AdamW
-    grad_clip: float = knob(1.0, ge=0)  # max grad norm
-    log_every: int = knob(10, gt=0)  # steps between logged rows
-    ckpt_every_steps: int = knob(500, gt=0)  # optimizer steps between resumable checkpoints
 
 
 @dataclass
@@ -236,22 +191,10 @@ class PretrainCfg(LMCfg):
 
 
 @dataclass
-class RLCfg:
-    steps: int = knob(200, gt=0)  # rollout steps of a run without a compute budget
-    prompts_per_step: int = knob(1024, gt=0)  # B, global
-    group_size: int = knob(6, gt=0)  # G rollouts per prompt
-    mini_batches: int = knob(4, gt=0)  # 1024 / 256 (verl ppo_mini_batch_size)
+class RLSection(RLCfg):
+    """GRPO: the run knobs plus the size of each RL prompt pool."""
+
     pool: int = knob(204_800, gt=0)  # unique prompts per RL pool
-    lr: float = knob(1e-6, gt=0)  # AdamW, constant
-    kl_coef: float = knob(1e-3, ge=0)  # k3 KL in the loss
-    clip: float = knob(0.2, ge=0, le=1)  # ratio clip ε
-    temperature: float = knob(1.0, gt=0)  # rollout sampling
-    top_p: float = knob(1.0, gt=0, le=1)  # rollout sampling
-    max_prompt_tokens: int = knob(1024, gt=0)  # longer prompts are dropped
-    max_new_tokens: int = knob(1024, gt=0)  # rollout length cap
-    ckpt_every_steps: int = knob(20, gt=0)  # rollout steps between resumable checkpoints
-    accelerator: str = "cpu"  # cpu | gpu
-    precision: str = "32-true"  # 32-true | bf16-mixed
 
 
 @dataclass
@@ -260,14 +203,10 @@ class BudgetCfg:
 
 
 @dataclass
-class EvalCfg:
+class EvalSection(EvalConfig):
+    """Evaluation: the sampling settings plus the size of each test set."""
+
     problems_per_op: int = knob(200, gt=0)  # test problems per (op, context)
-    n: int = knob(128, gt=0)  # samples per problem
-    ks: List[int] = knob(factory=lambda: [1, 2, 4, 8, 16, 32, 64, 128], ge=1)  # pass@k reported (k <= n)
-    temperature: float = knob(0.7, ge=0)  # 0 = greedy
-    top_p: float = knob(1.0, gt=0, le=1)  # sampling
-    max_new_tokens: int = knob(1024, gt=0)  # completion length cap
-    mode: str = "paper"  # verification mode: paper | official_compat
 
 
 @dataclass
@@ -279,10 +218,10 @@ class Profile:
     data: DataCfg = field(default_factory=DataCfg)  # how problems are generated and rendered
     tokenizer: TokenizerCfg = field(default_factory=TokenizerCfg)  # tokenizer kind and size
     pretrain: PretrainCfg = field(default_factory=PretrainCfg)  # next-token pre-training
-    midtrain: LMCfg = field(default_factory=LMCfg)  # next-token mid-training (tokens: from `budget`)
-    rl: RLCfg = field(default_factory=RLCfg)  # GRPO
+    midtrain: LMCfg = field(default_factory=LMCfg)  # next-token mid-training (token_budget: from `budget`)
+    rl: RLSection = field(default_factory=RLSection)  # GRPO
     budget: BudgetCfg = field(default_factory=BudgetCfg)  # compute budget of the mid-training/RL split
-    eval: EvalCfg = field(default_factory=EvalCfg)  # evaluation
+    eval: EvalSection = field(default_factory=EvalSection)  # evaluation
     ladder: Ladder = field(default_factory=Ladder)  # what a base must show before claims on it are testable
     departures: List[Departure] = field(default_factory=list)  # where it differs from the paper, and why
 

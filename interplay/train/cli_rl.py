@@ -29,7 +29,7 @@ def budget_rows(profile: str | None, root: Path = Path("."), *, total_tokens: li
         from interplay.spec.load import load_profile
 
         p = load_profile(profile, root)
-        sizes = dict(mid_tokens_per_step=p.midtrain.batch_tokens, rl_prompts_per_step=p.rl.prompts_per_step,
+        sizes = dict(mid_tokens_per_step=p.midtrain.tokens_per_step, rl_prompts_per_step=p.rl.prompts_per_step,
                      rollouts=p.rl.group_size, l_total=p.rl.max_prompt_tokens + p.rl.max_new_tokens)
         budgets = [float(p.budget.total_tokens)]
     for key, val in (("mid_tokens_per_step", mid_tokens_per_step), ("rl_prompts_per_step", prompts_per_step),

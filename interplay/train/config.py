@@ -13,6 +13,8 @@ from typing import Any, Dict, List, Optional
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from interplay.knobs import Accelerator, Packing, VerifyMode, knob, plain
+
 
 @dataclass
 class LadderRunCfg:
@@ -23,14 +25,53 @@ class LadderRunCfg:
     bands: Dict[str, List[int]] = field(default_factory=dict)  # band -> ops
     contexts: List[str] = field(default_factory=list)  # the contexts evaluated (empty: all)
     max_new_tokens: int = 256
-    mode: str = "paper"  # verification mode
+    mode: VerifyMode = VerifyMode.paper  # verification mode
     batch_size: int = 64  # sampler rows per batch
 
 
 @dataclass
-class LMRunConfig:
+class LMCfg:
+    """The knobs of next-token training a profile sets (its `pretrain` / `midtrain` sections are this type)."""
+
+    token_budget: int = knob(1_000_000, gt=0)  # training tokens; steps = token_budget // tokens_per_step
+    tokens_per_step: int = knob(16_384, gt=0)  # global: seq_len x micro_batch_size x devices x grad accumulation
+    seq_len: int = knob(256, gt=0)  # tokens per training window
+    micro_batch_size: int = knob(16, gt=0)  # sequences per device per forward (memory only)
+    # concat: chop the document stream into windows; docs: pack whole documents and pad the rest with [PAD]
+    # (like the authors' first-fit packing, LLaMA-Factory/src/llamafactory/data/processor/pretrain.py)
+    packing: Packing = Packing.concat
+    # the authors let packed documents attend to each other; False gives a block-diagonal mask (position ids
+    # restart after each EOS, which transformers turns into a per-document causal mask)
+    cross_doc_attention: bool = True
+    lr: float = knob(1e-3, gt=0)  # peak LR of AdamW (HF Trainer defaults, as LLaMA-Factory), `cosine_with_min_lr`
+    min_lr: float = knob(1e-4, ge=0)  # the cosine schedule's floor, at most lr
+    warmup_ratio: float = knob(0.05, ge=0, le=1)  # share of steps in linear warmup
+    weight_decay: float = knob(0.1, ge=0)  # AdamW
+    beta1: float = knob(0.9, ge=0, le=1)  # AdamW
+    beta2: float = knob(0.999, ge=0, le=1)  # AdamW
+    eps: float = knob(1e-8, gt=0)  # AdamW
+    grad_clip: float = knob(1.0, ge=0)  # max grad norm
+    accelerator: Accelerator = Accelerator.auto  # auto = gpu when CUDA is available
+    # Measured through run_lm on the shared 2-core machine (benchmarks/pretrain.py --ddp, load 6-8), tokens/s:
+    #   ci:  1 proc × 2 threads 754 / 2,948 / 866;  1 × 1 thread 8,524 / 12,311 / 15,026;  2 DDP × 1 thread 10,358 / 20,619 / 10,184
+    #   cpu: 1 × 2 threads 269;  1 × 1 thread 1,657;  2 DDP × 1 thread 1,861
+    # Two threads in one process starve (OpenMP spin-waits on oversubscribed cores); 2 DDP (gloo) × 1 thread is
+    # the faster default on CPU (3 of 4 runs vs 1 × 1, and always vs 1 × 2). Set `devices: 1` for runs of a few
+    # seconds, where DDP's ~10 s start-up dominates.
+    devices: int = knob(0, ge=0)  # DDP processes; 0 = auto: 2 on CPU, 1 on GPU
+    precision: str = "auto"  # Lightning precision; auto = 32-true on CPU, bf16-mixed on GPU
+    compile: bool = False  # torch.compile the model
+    num_workers: int = knob(0, ge=0)  # DataLoader worker processes
+    ckpt_every: int = knob(0, ge=0)  # optimizer steps between resumable checkpoints; 0 = about 10 per run
+    log_every: int = knob(1, gt=0)  # optimizer steps between logged rows
+
+
+@dataclass
+class LMRunConfig(LMCfg):
+    """One pre-/mid-training run: a profile's LM section (`LMCfg`) plus what the resolver binds for the run."""
+
     kind: str = "pretrain"  # pretrain | midtrain (they differ only in data, init and schedule)
-    name: str = ""
+    name: str = ""  # the run's name
     tokenizer: str = ""  # tokenizer directory (tokenizer.json); the model's vocabulary is len(tokenizer)
     shards: str = ""  # shard directory of `build_corpus` (tokens.bin, docs.npy, manifest.json)
     out_dir: Optional[str] = None  # where the run writes (the CLI's --out overrides it)
@@ -38,43 +79,8 @@ class LMRunConfig:
     model_overrides: Dict[str, Any] = field(default_factory=dict)  # Qwen2Config fields on top of the preset
     init: Optional[str] = None  # HF checkpoint directory to start from (mid-training); None = from scratch
     vocab_size: Optional[int] = None  # only for --dry-run without a tokenizer on disk
-    # budget and batch, in tokens; steps = token_budget // tokens_per_step
-    token_budget: int = 1_000_000
-    tokens_per_step: int = 16_384  # global: seq_len × micro_batch_size × devices × grad accumulation
-    seq_len: int = 256
-    micro_batch_size: int = 16  # sequences per device per forward
-    # packing: "concat" chops the document stream into windows; "docs" packs whole documents and pads the
-    # rest with [PAD] (like the authors' first-fit packing, LLaMA-Factory/src/llamafactory/data/processor/pretrain.py)
-    packing: str = "concat"
-    # the authors let packed documents attend to each other; False gives a block-diagonal mask (position ids
-    # restart after each EOS, which transformers turns into a per-document causal mask)
-    cross_doc_attention: bool = True
-    # optimizer (HF Trainer AdamW defaults, as in LLaMA-Factory) and schedule (`cosine_with_min_lr`)
-    lr: float = 1e-3
-    min_lr: float = 1e-4
-    warmup_ratio: float = 0.05
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    grad_clip: float = 1.0
-    seed: int = 0
-    # hardware
-    accelerator: str = "auto"  # auto | cpu | gpu
-    # Measured through run_lm on the shared 2-core machine (benchmarks/pretrain.py --ddp, load 6-8), tokens/s:
-    #   ci:  1 proc × 2 threads 754 / 2,948 / 866;  1 × 1 thread 8,524 / 12,311 / 15,026;  2 DDP × 1 thread 10,358 / 20,619 / 10,184
-    #   cpu: 1 × 2 threads 269;  1 × 1 thread 1,657;  2 DDP × 1 thread 1,861
-    # Two threads in one process starve (OpenMP spin-waits on oversubscribed cores); 2 DDP (gloo) × 1 thread is
-    # the faster default on CPU (3 of 4 runs vs 1 × 1, and always vs 1 × 2). Set `devices: 1` for runs of a few
-    # seconds, where DDP's ~10 s start-up dominates.
-    devices: int = 0  # DDP processes; 0 = auto: 2 on CPU, 1 on GPU
+    seed: int = 0  # the run's seed (data order, init)
     threads: int = 1  # torch threads per process on CPU
-    precision: str = "auto"  # auto = 32-true on CPU, bf16-mixed on GPU
-    compile: bool = False
-    num_workers: int = 0
-    # checkpoints and logging
-    ckpt_every: int = 0  # optimizer steps between checkpoints; 0 = about 10 per run
-    log_every: int = 1  # steps between curve.csv rows
     ladder: Optional[LadderRunCfg] = None  # held-out ladder curve -> out_dir/ladder.csv (None: no file)
 
 
@@ -84,7 +90,7 @@ def load_config(path_or_dict: str | Path | dict) -> LMRunConfig:
     try:
         user = OmegaConf.load(path_or_dict) if isinstance(path_or_dict, (str, Path)) else OmegaConf.create(path_or_dict)
         merged = OmegaConf.merge(schema, user)
-        cfg: LMRunConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
+        cfg: LMRunConfig = plain(OmegaConf.to_object(merged))  # type: ignore[assignment]
     except OmegaConfBaseException as e:
         where = f"{path_or_dict}: " if isinstance(path_or_dict, (str, Path)) else ""
         raise ValueError(f"{where}{str(e).splitlines()[0]}") from None
@@ -107,8 +113,6 @@ def resolve_accelerator(cfg: LMRunConfig) -> str:
 def validate(cfg: LMRunConfig) -> None:
     if cfg.kind not in ("pretrain", "midtrain"):
         raise ValueError(f"kind must be pretrain or midtrain, got {cfg.kind!r}")
-    if cfg.packing not in ("concat", "docs"):
-        raise ValueError(f"packing must be concat or docs, got {cfg.packing!r}")
     for k in ("token_budget", "tokens_per_step", "seq_len", "micro_batch_size", "devices", "threads"):
         if getattr(cfg, k) <= 0:
             raise ValueError(f"{k} must be positive, got {getattr(cfg, k)}")
@@ -135,17 +139,3 @@ def total_steps(cfg: LMRunConfig) -> int:
 def warmup_steps(cfg: LMRunConfig) -> int:
     """HF `get_warmup_steps`: ceil(warmup_ratio × steps)."""
     return math.ceil(cfg.warmup_ratio * total_steps(cfg))
-
-
-# The paper's two next-token runs (paper App. A.3.3, §5, A.10; docs/decisions.md D12), for `--dry-run` and as the
-# `paper` profile's values. Pre-training LR: the paper text says 2e-4, the authors' yaml for this very mix
-# (commit c49c55d) says 1e-4. We take 1e-4: the config is what produced the released checkpoints, and it equals
-# the mid-training LR the paper states, so mid-training continues at the LR it was pre-trained with.
-PAPER_PRETRAIN = dict(kind="pretrain", name="paper-base", model="paper", vocab_size=2200, token_budget=10_000_000_000,
-                      tokens_per_step=524_288, seq_len=2048, micro_batch_size=64, packing="docs",
-                      cross_doc_attention=True, lr=1e-4, min_lr=3e-5, warmup_ratio=0.05, accelerator="gpu",
-                      devices=4, precision="bf16-mixed")
-# Mid-training: LR 1e-4, warmup 15 %, 512K tokens/step (Table 3 assumes it), init from the base model; the paper's
-# "full mid-training" is 1B tokens of 20 % op 2-10 + 80 % op 11-14 (the 1.05B Table 3 row = 2,000 steps).
-PAPER_MIDTRAIN = dict(PAPER_PRETRAIN, kind="midtrain", name="paper-mid", init="<paper-base>/model",
-                      token_budget=1_048_576_000, lr=1e-4, min_lr=3e-5, warmup_ratio=0.15)

@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-REWARDS = ("outcome", "mix", "strict", "gated")
-VERIFY_MODES = ("paper", "official_compat")
+from interplay.knobs import REWARDS, VERIFY_MODES  # re-exported
+
 DEFAULT_VERIFY_MODE = {"outcome": "paper", "mix": "paper", "strict": "paper", "gated": "official_compat"}
 
 # The authors' `extract_answer_flexible` rules, each found by linear scans (no lazy match over unclosed

@@ -13,8 +13,7 @@ from typing import Any, Dict, List, Optional
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from interplay.train.grpo_loss import LOSS_AGG_MODES, LossConfig
-from interplay.train.rewards import REWARDS, VERIFY_MODES
+from interplay.knobs import Accelerator, Reward, VerifyMode, knob
 
 
 @dataclass
@@ -37,58 +36,68 @@ class RLData:
 
 @dataclass
 class RewardConfig:
-    name: str = "outcome"  # outcome | mix | strict | gated
-    alpha: Optional[float] = None  # weight of R_out (mix default 0.5, gated default 0.2)
+    """The reward of one RL run (paper Eq. 3); a spec's `rl.<run>.reward` is this type."""
+
+    name: Reward = Reward.outcome  # outcome | mix | strict | gated
+    alpha: Optional[float] = knob(None, ge=0, le=1)  # weight of R_out in mix/gated; None = the reward's default
     strict_zero: bool = False  # gated only: authors' zero_on_process_mismatch
-    verify_mode: Optional[str] = None  # paper | official_compat; None = the reward's own (gated: official_compat)
+    verify_mode: Optional[VerifyMode] = None  # None = the reward's own (gated: official_compat)
 
 
 @dataclass
-class RLConfig:
+class RLCfg:
+    """The knobs of GRPO a profile sets (its `rl` section extends this type); defaults: paper A.3.3 / verl."""
+
+    steps: int = knob(200, gt=0)  # rollout steps (paper: 204.8k samples / 1024 = 200); a compute budget sets it
+    prompts_per_step: int = knob(1024, gt=0)  # B, global over ranks (verl train_batch_size)
+    group_size: int = knob(6, gt=0)  # G rollouts per prompt (verl rollout.n)
+    mini_batches: int = knob(4, gt=0)  # optimizer steps per rollout batch per epoch (1024 / verl ppo_mini_batch_size)
+    ppo_epochs: int = knob(1, gt=0)  # passes over each rollout batch
+    micro_batch_samples: int = knob(16, gt=0)  # samples per forward/backward (memory only; the result is unchanged)
+    lr: float = knob(1e-6, gt=0)  # AdamW, constant, no warmup (verl)
+    weight_decay: float = knob(0.01, ge=0)  # verl actor optim default
+    betas: List[float] = field(default_factory=lambda: [0.9, 0.999])  # AdamW
+    grad_clip: float = knob(1.0, ge=0)  # verl actor grad_clip
+    kl_coef: float = knob(1e-3, ge=0)  # k3 "low_var_kl" in the loss (paper A.3.3); 0 = no reference model
+    clip: float = knob(0.2, ge=0, le=1)  # ratio clip ε (low)
+    clip_high: Optional[float] = knob(None, ge=0)  # None = clip (symmetric); DAPO uses 0.28
+    clip_ratio_c: Optional[float] = knob(3.0, gt=1)  # verl dual clip for negative advantages; None = off
+    loss_agg: str = "token-mean"  # token-mean | seq-mean-token-mean | seq-mean-token-sum-norm (grpo_loss)
+    norm_len: Optional[int] = knob(None, gt=0)  # seq-mean-token-sum-norm divisor (None = max_new_tokens)
+    adv_eps: float = knob(1e-6, gt=0)  # added to the group std
+    norm_by_std: bool = True  # False = Dr. GRPO
+    temperature: float = knob(1.0, gt=0)  # rollout sampling (log-probs are taken at it)
+    top_p: float = knob(1.0, gt=0, le=1)  # rollout sampling
+    top_k: int = knob(0, ge=0)  # rollout sampling; 0 = off
+    max_new_tokens: int = knob(1024, gt=0)  # rollout length cap (verl max_response_length)
+    max_prompt_tokens: int = knob(1024, gt=0)  # longer prompts are dropped (verl filter_overlong_prompts)
+    stop: List[str] = field(default_factory=list)  # verl stops on EOS only; ["</answer>"] saves a token
+    truncated: str = "keep"  # keep | mask (mask drops truncated completions from the loss, DAPO)
+    sample_batch_size: int = knob(256, gt=0)  # sampler batch (memory only)
+    ckpt_every_steps: int = knob(20, gt=0)  # rollout steps between resumable checkpoints (verl save_freq 20)
+    devices: int = knob(0, ge=0)  # DDP processes, each drawing its own prompts' groups; 0 = auto (auto_devices)
+    accelerator: Accelerator = Accelerator.cpu  # cpu | gpu | auto
+    precision: str = "32-true"  # Lightning precision (bf16-mixed on GPU)
+
+
+@dataclass
+class RLConfig(RLCfg):
+    """One GRPO run: a profile's `rl` section (`RLCfg`) plus what the resolver binds for the run."""
+
     init: str = MISSING  # HF checkpoint dir (model + tokenizer)
     prompts: Optional[str] = None  # one prompt-pool JSONL, drawn uniformly (the pipeline's case) ...
     data: RLData = field(default_factory=RLData)  # ... or a weighted mixture of sources (not both)
-    reward: RewardConfig = field(default_factory=RewardConfig)
-    seed: int = 0
-    steps: int = 200  # rollout steps (paper: 204.8k samples / 1024 = 200)
-    prompts_per_step: int = 1024  # B, global over ranks (verl train_batch_size)
-    group_size: int = 6  # G rollouts per prompt (verl rollout.n)
-    mini_batches: int = 4  # optimizer steps per rollout batch per epoch (1024 / verl ppo_mini_batch_size 256)
-    ppo_epochs: int = 1
-    micro_batch_samples: int = 16  # samples per forward/backward (memory only; the result is unchanged)
-    lr: float = 1e-6  # constant, no warmup (verl)
-    weight_decay: float = 0.01  # verl actor optim default
-    betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
-    grad_clip: float = 1.0  # verl actor grad_clip
-    # loss (grpo_loss.LossConfig): verl defaults
-    kl_coef: float = 1e-3  # k3 "low_var_kl" in the loss (paper A.3.3); 0 = no reference model (γ = 0)
-    clip: float = 0.2  # ratio clip ε (low)
-    clip_high: Optional[float] = None  # None = clip (symmetric); DAPO uses 0.28
-    clip_ratio_c: Optional[float] = 3.0  # verl dual clip for negative advantages; None = off
-    loss_agg: str = "token-mean"  # token-mean | seq-mean-token-mean | seq-mean-token-sum-norm
-    norm_len: Optional[int] = None  # seq-mean-token-sum-norm divisor (None = max_new_tokens)
-    adv_eps: float = 1e-6
-    norm_by_std: bool = True  # False = Dr. GRPO
-    # rollouts
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0
-    max_new_tokens: int = 1024  # verl max_response_length
-    max_prompt_tokens: int = 1024  # verl max_prompt_length; longer prompts are filtered (filter_overlong_prompts)
-    stop: List[str] = field(default_factory=list)  # verl stops on EOS only; ["</answer>"] saves a token
-    truncated: str = "keep"  # keep | mask (mask drops truncated completions from the loss, DAPO)
-    sample_batch_size: int = 256  # sampler batch (memory only)
-    # run
-    ckpt_every_steps: int = 20  # rollout steps between Lightning checkpoints (verl save_freq 20)
-    devices: int = 0  # DDP processes, each drawing its own prompts' groups; 0 = auto (auto_devices)
-    accelerator: str = "cpu"
-    precision: str = "32-true"
+    reward: RewardConfig = field(default_factory=RewardConfig)  # the reward
+    seed: int = 0  # the run's seed
     threads: Optional[int] = None  # torch threads per process (None = leave as is)
     budget: Optional[Dict[str, Any]] = None  # informational (pipeline: beta, total_tokens, mid/rl steps)
     token_equivalents: Optional[float] = None  # informational: planned Eq. 1 budget
 
 
-def loss_config(c: RLConfig) -> LossConfig:
+def loss_config(c: RLConfig):
+    """The loss settings of grpo_loss (imported here: the schema stays importable without torch)."""
+    from interplay.train.grpo_loss import LossConfig
+
     return LossConfig(clip_low=c.clip, clip_high=c.clip if c.clip_high is None else c.clip_high,
                       clip_ratio_c=c.clip_ratio_c, kl_coef=c.kl_coef, loss_agg=c.loss_agg,
                       norm_len=c.max_new_tokens if c.norm_len is None else c.norm_len, adv_eps=c.adv_eps,
@@ -108,7 +117,7 @@ def load_rl_config(cfg: Any) -> RLConfig:
         if isinstance(cfg, (str, Path)):
             cfg = OmegaConf.load(cfg)
         c: RLConfig = OmegaConf.merge(OmegaConf.structured(RLConfig), cfg)  # type: ignore[assignment]
-        OmegaConf.to_container(c, throw_on_missing=True)
+        c = OmegaConf.create(OmegaConf.to_container(c, throw_on_missing=True, enum_to_str=True))  # plain strings
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None) or "?"
         raise ValueError(f"rl config: {key}: {str(getattr(e, 'msg', e)).splitlines()[0]}") from None
@@ -128,13 +137,12 @@ def auto_devices(c: RLConfig) -> int:
 
 
 def _check(c: RLConfig) -> None:
+    from interplay.train.grpo_loss import LOSS_AGG_MODES
+
     def need(ok: bool, msg: str) -> None:
         if not ok:
             raise ValueError(f"rl config: {msg}")
 
-    need(c.reward.name in REWARDS, f"reward.name: must be one of {REWARDS}, got {c.reward.name!r}")
-    need(c.reward.verify_mode in (None, *VERIFY_MODES),
-         f"reward.verify_mode: must be one of {VERIFY_MODES}, got {c.reward.verify_mode!r}")
     need(c.loss_agg in LOSS_AGG_MODES, f"loss_agg: must be one of {LOSS_AGG_MODES}, got {c.loss_agg!r}")
     need(c.truncated in ("keep", "mask"), f"truncated: must be keep | mask, got {c.truncated!r}")
     need((c.prompts is None) != (len(c.data.sources) == 0), "give exactly one of `prompts` and `data.sources`")

@@ -46,3 +46,25 @@ def write_rewards(d: Path, rewards: list[float]) -> Path:
                 live.log_metric(key, v)
             live.make_summary()
     return d / "dvclive" / "metrics.json"
+
+
+ALL_OPS = list(range(2, 21))  # a test set's ops, for operands without a band
+
+
+def bind(c: dict, arms: dict, bands: dict = BANDS) -> dict:
+    """A claim as the resolver writes it: each operand with its artifact dir and its ops (the band's, its top op,
+    or the test set's), rewards over the last 5 steps unless it says otherwise."""
+    c = {**c, "lhs": dict(c["lhs"]), "rhs": dict(c["rhs"]) if c.get("rhs") is not None else None}
+    for side in ("lhs", "rhs"):
+        op = c[side]
+        if op is None:
+            continue
+        if op["metric"] == "reward":
+            op.setdefault("rl_dir", arms.get(op["arm"]))
+            op.setdefault("last", 5)
+            continue
+        op.setdefault("eval_dir", arms.get(op["arm"]))
+        if op.get("ops") is None:
+            ops = bands.get(op["band"], []) if op.get("band") is not None else ALL_OPS
+            op["ops"] = ops[-1:] if op.get("at") == "top" else ops
+    return c

@@ -63,26 +63,26 @@ def _cfg(tmp_path, base_rates):
 
 def test_claim_on_a_failing_base_is_untestable_and_one_on_a_passing_base_is_not(tmp_path):
     v = check_finding(_cfg(tmp_path, FAILING), n_boot=300)
-    on_base, on_base2 = v["claims"]
-    assert v["bases"]["base"]["holds"] is False and v["bases"]["base2"]["holds"] is True
-    assert on_base["verdict"] == "untestable"
-    assert "base base fails its ladder on test_main (zoo)" in on_base["reason"]
-    assert "edge (op 5-6) strict pass@1 = 0.0 %, required in [5, 40] %" in on_base["reason"]
-    assert on_base["ours"]["diff"] > 0.3 and on_base["ci"] is not None  # the numbers stay, the verdict does not
-    assert on_base2["verdict"] == "holds" and on_base2["reason"] is None
-    assert v["summary"] == {"holds": 1, "fails": 0, "inconclusive": 0, "untestable": 1}
+    on_base, on_base2 = v.claims
+    assert v.bases["base"]["holds"] is False and v.bases["base2"]["holds"] is True
+    assert on_base.verdict == "untestable"
+    assert "base base fails its ladder on test_main (zoo)" in on_base.reason
+    assert "edge (op 5-6) strict pass@1 = 0.0 %, required in [5, 40] %" in on_base.reason
+    assert on_base.ours["diff"] > 0.3 and on_base.ci is not None  # the numbers stay, the verdict does not
+    assert on_base2.verdict == "holds" and on_base2.reason is None
+    assert v.summary == {"holds": 1, "fails": 0, "inconclusive": 0, "untestable": 1}
 
     # the same claim on a base that holds its ladder is decided
     v = check_finding(_cfg(tmp_path / "ok", PASSING), n_boot=300)
-    assert [c["verdict"] for c in v["claims"]] == ["holds", "holds"]
+    assert [c.verdict for c in v.claims] == ["holds", "holds"]
 
 
 def test_a_base_without_evaluation_makes_its_claims_untestable(tmp_path):
     cfg = _cfg(tmp_path, PASSING)
     cfg["bases"]["base"]["eval_dir"] = str(tmp_path / "never_ran")
     v = check_finding(cfg, n_boot=300)
-    assert v["bases"]["base"]["holds"] is None
-    assert v["claims"][0]["verdict"] == "untestable" and "has not measured its ladder" in v["claims"][0]["reason"]
+    assert v.bases["base"]["holds"] is None
+    assert v.claims[0].verdict == "untestable" and "has not measured its ladder" in v.claims[0].reason
 
 
 def test_reports_show_the_ladder_next_to_the_claims(tmp_path):
@@ -93,7 +93,7 @@ def test_reports_show_the_ladder_next_to_the_claims(tmp_path):
     ladder = md.split("## Base-model ladder")[1].split("## Plots")[0]
     assert "**base** on `test_main`, contexts zoo: ❌ fails (claims on it: `on_base`)" in ladder
     assert "| edge | 5–6 | pass@1 | 0.0 (80 problems) | in [5, 40] | ❌ |" in ladder
-    summary = render_summary([(cfg, v)], tmp_path / "summary.md").read_text()
+    summary = render_summary([v], tmp_path / "summary.md").read_text()
     assert "1 holds, 0 fails, 0 inconclusive, 1 untestable" in summary
     assert "### base on `test_main`, contexts zoo: ❌ fails" in summary
     assert "Claims on it: extrapolation `on_base` (untestable)" in summary

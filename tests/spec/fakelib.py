@@ -136,14 +136,21 @@ def check_finding(cfg):
         for d in a["eval_dirs"].values():
             assert Path(d, "per_problem.csv").exists()
     return {"finding": cfg["finding"], "claims": [{"id": c["id"], "verdict": "inconclusive"} for c in cfg["claims"]]}
+def write_verdicts(path, v):
+    import json
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(v))
 ''',
     "interplay/report.py": '''
 from pathlib import Path
+import json
 def render_finding(cfg, verdicts, out_dir):
+    verdicts = json.loads(Path(verdicts).read_text())
     Path(out_dir, "report.md").write_text(f"# {cfg['finding']}\\n" + "".join(
         f"- {c['id']}: {c['verdict']}\\n" for c in verdicts["claims"]))
 def render_summary(findings, out_path):
-    Path(out_path).write_text("".join(f"{cfg['finding']}: {len(v['claims'])}\\n" for cfg, v in findings))
+    vs = [json.loads(Path(p).read_text()) for p in findings]
+    Path(out_path).write_text("".join(f"{v['finding']}: {len(v['claims'])}\\n" for v in vs))
 ''',
     "interplay/plots.py": "",
 }

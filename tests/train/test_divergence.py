@@ -89,7 +89,7 @@ def test_diverging_pretrain_stage_fails_dvc_repro_and_nothing_downstream_runs(tm
         shutil.copytree(ROOT / d, root / d, ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["profile"] = "ci"
-    params.setdefault("overrides", {})["profile"] = {"pretrain": {"lr": 1.0e4, "ckpt_every_steps": 1}}
+    params.setdefault("overrides", {})["profile"] = {"pretrain": {"lr": 1.0e4, "ckpt_every": 1}}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     cwd = os.getcwd()
     os.chdir(root)

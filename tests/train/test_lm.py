@@ -11,7 +11,9 @@ import yaml
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from interplay.train.config import PAPER_MIDTRAIN, PAPER_PRETRAIN, load_config
+from interplay.train.config import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
 from interplay.train.lm import PackedWindows, lr_at, pack_windows
 from interplay.train.run_lm import RunError, run_lm
 from interplay.train.curves import read_metric, read_rows
@@ -170,15 +172,20 @@ def test_cli_errors_are_one_line(data, tmp_path):
 
 
 def test_cli_paper_dry_run(tmp_path):
-    for kind, cfg in (("pretrain", PAPER_PRETRAIN), ("midtrain", PAPER_MIDTRAIN)):
+    """The paper profile's two next-token runs (as resolved from specs/), dry-run without a tokenizer on disk."""
+    from interplay.spec.resolve import resolve
+
+    res = resolve("paper", ROOT)
+    for kind, run in (("pretrain", "base"), ("midtrain", "mid_full")):
+        cfg = dict(res.runs[run].config["lm"], vocab_size=2200, tokenizer=str(tmp_path / "no-tokenizer"))
         p = tmp_path / f"{kind}.yaml"
         p.write_text(yaml.safe_dump(cfg))
         r = _cli("train", kind, str(p), "--dry-run")
         assert r.exit_code == 0, r.output
         assert "103,170,816 total, 101,481,216 non-embedding" in r.output
         assert "524,288 tokens/step" in r.output and "12L hidden 768 FFN 3072 heads 12/2 KV" in r.output
-        steps = "19,073" if kind == "pretrain" else "2,000"
-        assert f"-> {steps} steps" in r.output and "lr[0]=0" in r.output
+        steps = 19_073 if kind == "pretrain" else cfg["token_budget"] // 524_288  # mid: the profile's compute split
+        assert f"-> {steps:,} steps" in r.output and "lr[0]=0" in r.output
 
 
 def test_cli_trains(data, tmp_path):
