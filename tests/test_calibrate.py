@@ -28,7 +28,7 @@ profile: ci
 run: rl_edge
 init: {init}
 fixed:
-  profile.pretrain.tokens: 8192          # as the base's grid: the same held-out set
+  profile.pretrain.token_budget: 8192    # as the base's grid: the same held-out set
   profile.pretrain.ladder_every: 2
   profile.pretrain.ladder_problems_per_op: 1
   profile.rl.steps: 2
