@@ -194,8 +194,8 @@ def prepare(g: Grid, out: Path, root: Path = Path("."), build: bool = True) -> l
         section = "lm" if kind == "pretrain" else "rl"
         run.config[section]["devices"] = int(run_over.get(section, {}).get("devices", 1))  # one process each
         moves: dict[str, str] = {}
-        if kind == "rl":  # the base: the given directory, not a training run
-            init = Path(g.init).resolve()
+        init = Path(g.init).resolve() if kind == "rl" else None
+        if init is not None:  # the base: the given directory, not a training run
             base = next(d for d in _upstream(res, g.run) if res.runs[d].kind in ("pretrain", "midtrain")
                         and run.config["rl"]["init"].startswith(res.runs[d].out + "/"))
             moves[res.runs[base].out] = str(init)
@@ -215,8 +215,8 @@ def prepare(g: Grid, out: Path, root: Path = Path("."), build: bool = True) -> l
               "top_p": res.profile.eval.top_p, "max_new_tokens": res.profile.eval.max_new_tokens,
               "mode": res.profile.eval.mode, "seed": int(g.eval.get("seed", 0))}
         ident = {kind: run.config, "eval": ev, "ladder": vars(res.profile.ladder)}
-        if kind == "rl":
-            ident["init"] = _init_identity(Path(moves[res.runs[base].out]))
+        if init is not None:
+            ident["init"] = _init_identity(init)
         cid = content_hash(ident)[:12]
         if cid in seen:
             continue
@@ -233,8 +233,8 @@ def prepare(g: Grid, out: Path, root: Path = Path("."), build: bool = True) -> l
         cand = {"id": cid, "label": label(g, values), "values": values, "grid": str(g.path),
                 "profile": g.profile, "run": g.run, "kind": kind, kind: _retarget(run.config, moves),
                 "heldout": _retarget(lad, moves), "eval": ev, "ladder": vars(res.profile.ladder)}
-        if kind == "rl":
-            cand["init"] = str(Path(g.init).resolve())
+        if init is not None:
+            cand["init"] = str(init)
         write_text(cdir / "candidate.yaml", dump_config(cand))
         cands.append(cand)
     return cands
@@ -292,7 +292,8 @@ def run_candidate(cdir: str | Path) -> dict:
         result.update({k: tm.get(k) for k in ("reward_first", "reward_last10_mean", "acc_strict_last10_mean",
                                                "acc_answer_last10_mean", "samples")})
         base = Path(cand["init"]) / "result.json"
-        result["base"] = read_json(base) if base.is_file() else None
+        result["base"] = ({k: read_json(base).get(k) for k in ("id", "sampled", "per_op")} if base.is_file()
+                          else None)  # the base's own numbers, for the table's base_* columns
     write_json(cdir / "result.json", result)
     return result
 

@@ -63,11 +63,3 @@ def rl_config(init: Path, prompts: Path, **kw) -> dict:
     cfg.update(kw)
     return cfg
 
-
-def curve_files(out: Path) -> dict:
-    """Every DVCLive file of the run in `out` (interplay.train.curves) by path: its text, metrics.json parsed."""
-    import json
-
-    live = out / "dvclive"
-    return {p.relative_to(live).as_posix(): json.loads(p.read_text()) if p.suffix == ".json" else p.read_text()
-            for p in sorted(live.rglob("*")) if p.is_file()}
