@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from interplay.knobs import Accelerator, Packing, VerifyMode, knob, plain
+from interplay.knobs import Accelerator, LossOn, Packing, Schedule, VerifyMode, knob, plain
 
 
 @dataclass
@@ -43,9 +43,15 @@ class LMCfg:
     # the authors let packed documents attend to each other; False gives a block-diagonal mask (position ids
     # restart after each EOS, which transformers turns into a per-document causal mask)
     cross_doc_attention: bool = True
-    lr: float = knob(1e-3, gt=0)  # peak LR of AdamW (HF Trainer defaults, as LLaMA-Factory), `cosine_with_min_lr`
-    min_lr: float = knob(1e-4, ge=0)  # the cosine schedule's floor, at most lr
+    # all: every token is a target (the authors' pre-training); solution: the question's tokens (`<question>` up to
+    # and including `<solution>`) get label -100, so the loss is on what the model must derive, not on random names
+    loss_on: LossOn = LossOn.all
+    lr: float = knob(1e-3, gt=0)  # peak LR of AdamW (HF Trainer defaults, as LLaMA-Factory)
+    min_lr: float = knob(1e-4, ge=0)  # the schedule's floor, at most lr
     warmup_ratio: float = knob(0.05, ge=0, le=1)  # share of steps in linear warmup
+    # cosine: HF `cosine_with_min_lr` (the authors'); wsd: warmup-stable-decay, constant lr, then linear to min_lr
+    schedule: Schedule = Schedule.cosine
+    decay_ratio: float = knob(0.2, gt=0, le=1)  # wsd only: share of the steps in the final linear decay
     weight_decay: float = knob(0.1, ge=0)  # AdamW
     beta1: float = knob(0.9, ge=0, le=1)  # AdamW
     beta2: float = knob(0.999, ge=0, le=1)  # AdamW
@@ -134,6 +140,11 @@ def grad_accumulation(cfg: LMRunConfig) -> int:
 
 def total_steps(cfg: LMRunConfig) -> int:
     return cfg.token_budget // cfg.tokens_per_step
+
+
+def decay_steps(cfg: LMRunConfig) -> int:
+    """wsd: steps of the final linear decay (0 for cosine, which decays over every step after warmup)."""
+    return math.ceil(cfg.decay_ratio * total_steps(cfg)) if cfg.schedule == "wsd" else 0
 
 
 def warmup_steps(cfg: LMRunConfig) -> int:

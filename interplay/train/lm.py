@@ -2,7 +2,8 @@
 
 The LR schedule is HF's `cosine_with_min_lr` (what the authors' LLaMA-Factory runs used): linear warmup from 0
 over ceil(warmup_ratio·steps) steps, then cosine from `lr` down to `min_lr`, as a `LambdaLR` stepped per
-optimizer step. AdamW decays every matrix (ndim ≥ 2, embeddings included) but not biases or norm weights, as
+optimizer step; or (`schedule: wsd`) warmup-stable-decay: the same warmup, `lr` held, then a linear decay to
+`min_lr` over the last ceil(decay_ratio·steps) steps. AdamW decays every matrix (ndim ≥ 2, embeddings included) but not biases or norm weights, as
 the HF Trainer does.
 
 Data position is part of the checkpoint: sample g of the run is window perm_epoch[g mod n] (a fixed
@@ -24,21 +25,25 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from interplay.data.corpus import load_shards
-from interplay.train.config import LMRunConfig, grad_accumulation, total_steps, warmup_steps
+from interplay.train.config import LMRunConfig, decay_steps, grad_accumulation, total_steps, warmup_steps
 
 
 # ---------------------------------------------------------------------------------------------------- schedule
-def lr_lambda(step: int, total: int, warmup: int, min_ratio: float) -> float:
-    """Multiplier of the peak LR used for optimizer step `step` (0-based); HF `cosine_with_min_lr`."""
+def lr_lambda(step: int, total: int, warmup: int, min_ratio: float, decay: int = 0) -> float:
+    """Multiplier of the peak LR used for optimizer step `step` (0-based): HF `cosine_with_min_lr` when
+    `decay` is 0, else warmup-stable-decay with a linear decay over the last `decay` steps."""
     if step < warmup:
         return step / max(1, warmup)
+    if decay > 0:
+        start = max(warmup, total - decay)
+        return 1.0 - (1.0 - min_ratio) * min(1.0, max(0, step - start) / max(1, total - start))
     progress = (step - warmup) / max(1, total - warmup)
     cosine = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
     return min_ratio + (1.0 - min_ratio) * cosine
 
 
 def lr_at(cfg: LMRunConfig, step: int) -> float:
-    return cfg.lr * lr_lambda(step, total_steps(cfg), warmup_steps(cfg), cfg.min_lr / cfg.lr)
+    return cfg.lr * lr_lambda(step, total_steps(cfg), warmup_steps(cfg), cfg.min_lr / cfg.lr, decay_steps(cfg))
 
 
 # -------------------------------------------------------------------------------------------------------- data
@@ -74,11 +79,21 @@ def pack_windows(starts: np.ndarray, n_tokens: int, seq_len: int, packing: str) 
     return np.asarray(out, dtype=np.int64).reshape(-1, 2)
 
 
+def solution_targets(tokens: np.ndarray, open_id: int, close_id: int) -> np.ndarray:
+    """Boolean mask over a token stream: False from each `open_id` (`<question>`) up to and including the next
+    `close_id` (`<solution>`), True elsewhere (solution, answer, EOS). Linear, on the whole stream, so a window
+    that starts inside a question is masked right."""
+    opened = np.cumsum(tokens == open_id, dtype=np.int64)
+    closed_before = np.cumsum(tokens == close_id, dtype=np.int64) - (tokens == close_id)
+    return opened <= closed_before
+
+
 class PackedWindows(Dataset):
     def __init__(self, tokens: np.ndarray, windows: np.ndarray, seq_len: int, eos_id: int, pad_id: int,
-                 cross_doc_attention: bool):
+                 cross_doc_attention: bool, targets: np.ndarray | None = None):
         self.tokens, self.windows, self.seq_len = tokens, windows, seq_len
         self.eos_id, self.pad_id, self.cross_doc = eos_id, pad_id, cross_doc_attention
+        self.targets = targets  # None: every token is a target; else solution_targets() of the stream
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -89,6 +104,8 @@ class PackedWindows(Dataset):
         ids[: b - a] = self.tokens[a:b]
         labels = ids.copy()
         labels[b - a:] = -100
+        if self.targets is not None:
+            labels[: b - a][~self.targets[a:b]] = -100
         item = {"input_ids": torch.from_numpy(ids), "labels": torch.from_numpy(labels)}
         if not self.cross_doc:  # positions restart after every EOS -> block-diagonal causal mask
             ar = np.arange(self.seq_len)
@@ -123,7 +140,8 @@ class ResumableSampler(Sampler[int]):
 
 
 class ShardDataModule(pl.LightningDataModule):
-    def __init__(self, cfg: LMRunConfig, eos_id: int, pad_id: int):
+    def __init__(self, cfg: LMRunConfig, eos_id: int, pad_id: int, question_ids: tuple[int, int] | None = None):
+        """`question_ids`: the ids of `<question>` and `<solution>`, needed when `cfg.loss_on` is `solution`."""
         super().__init__()
         self.cfg, self.eos_id, self.pad_id = cfg, eos_id, pad_id
         self.consumed = 0  # samples (windows) of the whole run already trained on, all ranks together
@@ -131,7 +149,13 @@ class ShardDataModule(pl.LightningDataModule):
         self.windows = pack_windows(starts, len(tokens), cfg.seq_len, cfg.packing)
         if len(self.windows) == 0:
             raise ValueError(f"shards in {cfg.shards} hold {len(tokens)} tokens, fewer than one window of {cfg.seq_len}")
-        self.dataset = PackedWindows(tokens, self.windows, cfg.seq_len, eos_id, pad_id, cfg.cross_doc_attention)
+        targets = None
+        if cfg.loss_on == "solution":
+            if question_ids is None:
+                raise ValueError("loss_on: solution needs the ids of <question> and <solution>")
+            targets = solution_targets(np.asarray(tokens), *question_ids)
+        self.dataset = PackedWindows(tokens, self.windows, cfg.seq_len, eos_id, pad_id, cfg.cross_doc_attention,
+                                     targets)
         self.samples_per_micro = cfg.micro_batch_size * cfg.devices
         self.total_samples = total_steps(cfg) * grad_accumulation(cfg) * self.samples_per_micro
         self.epochs = self.total_samples / len(self.windows)
@@ -221,8 +245,9 @@ class CausalLMModule(pl.LightningModule):
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": self.cfg.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}],
                                 lr=self.cfg.lr, betas=(self.cfg.beta1, self.cfg.beta2), eps=self.cfg.eps)
+        decay = decay_steps(self.cfg)
         sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: lr_lambda(s, self.steps, self.warmup, self.cfg.min_lr / self.cfg.lr))
+            opt, lambda s: lr_lambda(s, self.steps, self.warmup, self.cfg.min_lr / self.cfg.lr, decay))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step", "frequency": 1}}
 
     # The model has no dropout, but RNG is saved anyway so anything stochastic added later resumes exactly.

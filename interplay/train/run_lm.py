@@ -159,7 +159,8 @@ def run_lm(cfg: dict | str | Path | LMRunConfig, out_dir: str | os.PathLike, res
     pl.seed_everything(cfg.seed, workers=True, verbose=False)  # before the model is initialized
     tok, model = load_inputs(cfg)
     try:
-        dm = ShardDataModule(cfg, eos_id=tok.eos_token_id, pad_id=tok.pad_token_id)
+        dm = ShardDataModule(cfg, eos_id=tok.eos_token_id, pad_id=tok.pad_token_id,
+                             question_ids=tuple(tok.convert_tokens_to_ids(["<question>", "<solution>"])))
     except FileNotFoundError as e:
         raise RunError(str(e)) from None
     if dm.manifest.get("vocab_size") not in (None, len(tok)):

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from interplay.train.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
-from interplay.train.lm import PackedWindows, lr_at, pack_windows
+from interplay.train.lm import PackedWindows, lr_at, pack_windows, solution_targets
 from interplay.train.run_lm import RunError, run_lm
 from interplay.train.curves import read_metric, read_rows
 
@@ -78,6 +78,43 @@ def test_lr_schedule_hand_computed(data, base):
     run_cfg = load_config(_cfg(data))
     for step, lr in read_metric(base[0], "train/lr"):
         assert lr == pytest.approx(lr_at(run_cfg, step - 1), rel=1e-9, abs=1e-15)
+
+
+def test_wsd_schedule_hand_computed(data):
+    # 100 steps, warmup ceil(5) = 5, decay ceil(0.2 * 100) = 20: 0, 1/5 ... 4/5; 1 until step 80; then linear
+    cfg = load_config(_cfg(data, token_budget=100 * 512, lr=1e-3, min_lr=1e-4, schedule="wsd", decay_ratio=0.2))
+    expected = {0: 0.0, 4: 8e-4, 5: 1e-3, 79: 1e-3, 80: 1e-3, 90: 1e-3 - 9e-4 * 10 / 20, 99: 1e-3 - 9e-4 * 19 / 20}
+    for step, lr in expected.items():
+        assert lr_at(cfg, step) == pytest.approx(lr, rel=1e-9, abs=1e-15)
+    with pytest.raises(ValueError, match="linear.*cosine, wsd"):
+        load_config(_cfg(data, schedule="linear"))
+
+
+def test_solution_loss_masks_exactly_the_question(data):
+    from interplay.data.corpus import load_shards
+    from interplay.data.tokenizers import load_tokenizer
+
+    tok = load_tokenizer(data[1])
+    q, sol, eos = tok.convert_tokens_to_ids(["<question>", "<solution>", "[EOS]"])
+    tokens, starts, _ = load_shards(data[2])
+    tokens = np.asarray(tokens)
+    targets = solution_targets(tokens, q, sol)
+    for a, b in zip(starts[:50], starts[1:51]):  # every document: masked exactly from <question> to <solution>
+        doc, t = tokens[a:b], targets[a:b]
+        i, j = int(np.flatnonzero(doc == q)[0]), int(np.flatnonzero(doc == sol)[0])
+        assert not t[i:j + 1].any() and t[j + 1:].all() and t[:i].all() and doc[-1] == eos
+    # a window that starts inside a question masks its first tokens too; labels elsewhere are the tokens
+    s = int(starts[3]) + 2
+    item = PackedWindows(tokens, np.array([[s, s + 64]]), 64, eos_id=3, pad_id=1, cross_doc_attention=True,
+                         targets=targets)[0]
+    lab, ids = item["labels"].numpy(), item["input_ids"].numpy()
+    assert (lab[~targets[s:s + 64]] == -100).all() and (lab[targets[s:s + 64]] == ids[targets[s:s + 64]]).all()
+    assert lab[0] == -100 and (lab != -100).any()
+
+
+def test_solution_loss_trains(data, tmp_path):
+    m = run_lm(_cfg(data, token_budget=8 * 512, loss_on="solution"), tmp_path / "sol")
+    assert m["steps"] == 8 and m["config"]["loss_on"] == "solution" and 0 < m["final_loss"] < math.inf
 
 
 def test_hf_directory_reloads_and_generates(base):
