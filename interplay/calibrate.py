@@ -258,7 +258,9 @@ def _heldout_eval(model: Path, lad: dict, ev: dict, out: Path, ladder: dict) -> 
                  mode=ev["mode"], bands=bands, ladder=Ladder.from_dict(ladder), nll=False)
     sampled = {b: {"pass1": m["passk"][f"band={b}"]["strict"]["1"],
                    "passk": m["passk"][f"band={b}"]["strict"][str(max(ks))],
-                   "answer_passk": m["passk"][f"band={b}"]["answer"][str(max(ks))]}
+                   "answer_passk": m["passk"][f"band={b}"]["answer"][str(max(ks))],
+                   **{f"{d}_pass1": m["passk"][f"band={b}/mode={d}"]["strict"]["1"]
+                      for d in ("forward", "reverse") if f"band={b}/mode={d}" in m["passk"]}}
                for b in lad["bands"] if f"band={b}" in m["passk"]}
     per_op = {k.split("=", 1)[1]: {"pass1": v["strict"]["1"], "passk": v["strict"][str(max(ks))]}
               for k, v in m["passk"].items() if k.startswith("op=")}
@@ -383,6 +385,8 @@ def table_rows(g: Grid, results: list[dict]) -> list[dict[str, Any]]:
             row.update(reward_first=r.get("reward_first"), reward_last10=r.get("reward_last10_mean"),
                        strict_last10=r.get("acc_strict_last10_mean"))
         row["id_min_op_passk"] = r["ladder"]["rungs"][0]["value"]
+        for d in ("forward", "reverse"):  # the two halves of the ID band (forward problems are the harder)
+            row[f"id_{d}_pass1"] = r["sampled"].get("id", {}).get(f"{d}_pass1")
         base = r.get("base") or {}
         for b in ("id", "edge", "hard"):
             s = r["sampled"].get(b, {})
@@ -415,7 +419,8 @@ def write_tables(g: Grid, results: list[dict], out: Path) -> list[dict]:
     md = [f"# Calibration: {g.path}", "", g.description or "", "",
           f"Profile `{g.profile}`, run `{g.run}`. greedy_*: held-out greedy strict accuracy at the last step; "
           "copy_*: share of gold quantity names the greedy solution defines; id_min_op_passk / edge_pass1 / "
-          "*_passk: sampled strict pass@k (k as listed) on the held-out set; ladder: the profile's thresholds.", "",
+          "*_passk: sampled strict pass@k (k as listed) on the held-out set; id_forward_pass1 / id_reverse_pass1: "
+          "ID strict pass@1 of each mode; ladder: the profile's thresholds.", "",
           "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     md += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
     write_text(out / "results.md", "\n".join(md) + "\n")

@@ -312,11 +312,12 @@ def _groups(rows: list[dict], bands: dict[str, tuple[int, int]]) -> dict[str, li
             if lo <= r["op"] <= hi:
                 add(f"band={b}", i)
                 add(f"band={b}/context={r['context']}", i)
+                add(f"band={b}/mode={r['mode']}", i)
         add(f"op={r['op']}", i)
         add(f"context={r['context']}", i)
         add(f"mode={r['mode']}", i)
 
-    def key(g):  # overall, bands (in given order), ops (numeric), contexts, modes, band/context
+    def key(g):  # overall, bands (in given order), ops (numeric), contexts, modes, band/context, band/mode
         kind = g.split("=")[0] if g != "overall" else ""
         rank = {"": 0, "band": 1, "op": 2, "context": 3, "mode": 4}.get(kind, 5)
         if "/" in g:

@@ -176,8 +176,11 @@ def test_artifacts_groups_and_rescore(setup, tmp_path, fake_verify):
     assert m["ks"] == [1, 2, 4, 5] and m["n"] == 5 and m["temperature"] == 0.7 and m["mode"] == "paper"
     expected = {"overall", "band=id", "band=edge", "band=hard", "op=2", "op=3", "op=4", "op=5", "context=zoo",
                 "context=teachers", "mode=forward", "mode=reverse", "band=id/context=zoo",
-                "band=id/context=teachers", "band=edge/context=zoo", "band=hard/context=teachers"}
+                "band=id/context=teachers", "band=edge/context=zoo", "band=hard/context=teachers",
+                "band=id/mode=forward", "band=id/mode=reverse"}
     assert expected <= set(m["passk"])
+    by_mode = [m["passk"][f"band=id/mode={d}"]["problems"] for d in ("forward", "reverse")]
+    assert sum(by_mode) == m["passk"]["band=id"]["problems"] and all(by_mode)
     o = m["passk"]["overall"]
     assert o["strict"]["1"] == pytest.approx(2 / 5) and o["answer"]["1"] == pytest.approx(3 / 5)
     assert o["strict"]["4"] == 1.0 and o["problems"] == 8 and m["passk"]["band=id"]["problems"] == 4
