@@ -107,19 +107,19 @@ def bare_step_times(cfg) -> list[float]:
     import pytorch_lightning as pl
 
     from interplay.data.tokenizers import load_tokenizer
-    from interplay.train.lm import ShardDataModule, lr_lambda, warmup_steps
+    from interplay.train.lm import ShardDataModule, lr_multiplier
 
     pl.seed_everything(cfg.seed, verbose=False)
     tok = load_tokenizer(cfg.tokenizer)
     model = build_model(cfg.model, len(tok)).train()
     dm = ShardDataModule(cfg, tok.eos_token_id, tok.pad_token_id)
     loader = dm.train_dataloader()
-    steps, warm, acc = total_steps(cfg), warmup_steps(cfg), grad_accumulation(cfg)
+    acc = grad_accumulation(cfg)
     decay = [p for p in model.parameters() if p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0}],
                             lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_lambda(s, steps, warm, cfg.min_lr / cfg.lr))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_multiplier(cfg))
     times, last = [], None
     for i, batch in enumerate(loader):
         loss = model(**batch, use_cache=False).loss / acc

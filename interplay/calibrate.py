@@ -39,6 +39,7 @@ import typer
 import yaml
 
 from interplay.io import read_json, write_json, write_text
+from interplay.knobs import MODES
 from interplay.spec.resolve import content_hash, dump_config
 from interplay.spec.schema import Overrides, Params, SpecError
 
@@ -260,7 +261,7 @@ def _heldout_eval(model: Path, lad: dict, ev: dict, out: Path, ladder: dict) -> 
                    "passk": m["passk"][f"band={b}"]["strict"][str(max(ks))],
                    "answer_passk": m["passk"][f"band={b}"]["answer"][str(max(ks))],
                    **{f"{d}_pass1": m["passk"][f"band={b}/mode={d}"]["strict"]["1"]
-                      for d in ("forward", "reverse") if f"band={b}/mode={d}" in m["passk"]}}
+                      for d in MODES if f"band={b}/mode={d}" in m["passk"]}}
                for b in lad["bands"] if f"band={b}" in m["passk"]}
     per_op = {k.split("=", 1)[1]: {"pass1": v["strict"]["1"], "passk": v["strict"][str(max(ks))]}
               for k, v in m["passk"].items() if k.startswith("op=")}
@@ -385,7 +386,7 @@ def table_rows(g: Grid, results: list[dict]) -> list[dict[str, Any]]:
             row.update(reward_first=r.get("reward_first"), reward_last10=r.get("reward_last10_mean"),
                        strict_last10=r.get("acc_strict_last10_mean"))
         row["id_min_op_passk"] = r["ladder"]["rungs"][0]["value"]
-        for d in ("forward", "reverse"):  # the two halves of the ID band (forward problems are the harder)
+        for d in MODES:  # the two halves of the ID band (forward problems are the harder)
             row[f"id_{d}_pass1"] = r["sampled"].get("id", {}).get(f"{d}_pass1")
         base = r.get("base") or {}
         for b in ("id", "edge", "hard"):

@@ -3,8 +3,8 @@
 The LR schedule is HF's `cosine_with_min_lr` (what the authors' LLaMA-Factory runs used): linear warmup from 0
 over ceil(warmup_ratio·steps) steps, then cosine from `lr` down to `min_lr`, as a `LambdaLR` stepped per
 optimizer step; or (`schedule: wsd`) warmup-stable-decay: the same warmup, `lr` held, then a linear decay to
-`min_lr` over the last ceil(decay_ratio·steps) steps. AdamW decays every matrix (ndim ≥ 2, embeddings included) but not biases or norm weights, as
-the HF Trainer does.
+`min_lr` over the last ceil(decay_ratio·steps) steps. AdamW decays every matrix (ndim ≥ 2, embeddings included)
+but not biases or norm weights, as the HF Trainer does.
 
 Data position is part of the checkpoint: sample g of the run is window perm_epoch[g mod n] (a fixed
 permutation per epoch), rank r of W reads g ≡ r (mod W), and the DataModule's `state_dict` records how many
@@ -42,8 +42,14 @@ def lr_lambda(step: int, total: int, warmup: int, min_ratio: float, decay: int =
     return min_ratio + (1.0 - min_ratio) * cosine
 
 
+def lr_multiplier(cfg: LMRunConfig):
+    """The run's `LambdaLR` function: step -> multiplier of the peak LR (the one place the schedule is bound)."""
+    total, warmup, min_ratio, decay = total_steps(cfg), warmup_steps(cfg), cfg.min_lr / cfg.lr, decay_steps(cfg)
+    return lambda step: lr_lambda(step, total, warmup, min_ratio, decay)
+
+
 def lr_at(cfg: LMRunConfig, step: int) -> float:
-    return cfg.lr * lr_lambda(step, total_steps(cfg), warmup_steps(cfg), cfg.min_lr / cfg.lr, decay_steps(cfg))
+    return cfg.lr * lr_multiplier(cfg)(step)
 
 
 # -------------------------------------------------------------------------------------------------------- data
@@ -191,7 +197,7 @@ class CausalLMModule(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters(dataclasses.asdict(cfg))  # DVCLive's params.yaml
         self.model, self.cfg = model, cfg
-        self.steps, self.warmup, self.accum = total_steps(cfg), warmup_steps(cfg), grad_accumulation(cfg)
+        self.steps, self.accum = total_steps(cfg), grad_accumulation(cfg)
         self.final_loss: float | None = None  # loss of the last logged step; survives resume
         self.train_seconds = 0.0  # summed over resumed segments
         self._micro_losses: list[torch.Tensor] = []
@@ -245,9 +251,7 @@ class CausalLMModule(pl.LightningModule):
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": self.cfg.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}],
                                 lr=self.cfg.lr, betas=(self.cfg.beta1, self.cfg.beta2), eps=self.cfg.eps)
-        decay = decay_steps(self.cfg)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: lr_lambda(s, self.steps, self.warmup, self.cfg.min_lr / self.cfg.lr, decay))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_multiplier(self.cfg))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step", "frequency": 1}}
 
     # The model has no dropout, but RNG is saved anyway so anything stochastic added later resumes exactly.
