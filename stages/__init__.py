@@ -61,7 +61,13 @@ def main(kind: str | tuple[str, ...], fn: Callable[[dict], object], argv: list[s
     except Diverged as e:  # the stage fails with one line; DVC then runs nothing downstream
         print(f"error: [{cfg['kind']}] {cfg['name']}: {e}", file=sys.stderr)
         sys.exit(1)
-    print(f"[{cfg['kind']}] {cfg['name']} done in {time.time() - t0:.1f}s -> {cfg['out']}", file=sys.stderr)
+    seconds = time.time() - t0
+    if cfg.get("profile"):  # the per-stage time table (`interplay timings`); outside every DVC output
+        from interplay.timings import log_path, record
+
+        record(log_path(cfg["profile"]), name=cfg["name"], kind=cfg["kind"], hash=str(cfg.get("hash", "")),
+               seconds=seconds)
+    print(f"[{cfg['kind']}] {cfg['name']} done in {seconds:.1f}s -> {cfg['out']}", file=sys.stderr)
 
 
 def resumable_ckpt(cfg: dict) -> None:

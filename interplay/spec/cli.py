@@ -1,4 +1,4 @@
-"""CLI of the spec system: `findings`, `reproduce`, `report`, `spec validate|show`, `pipeline`.
+"""CLI of the spec system: `findings`, `reproduce`, `report`, `timings`, `spec validate|show`, `pipeline`.
 
 All commands run from the repository root (where specs/ and dvc.yaml live).
 """
@@ -196,6 +196,32 @@ def report(
     console.print(f"report: {path}")
 
 
+def timings(profile: ProfileOpt = None,
+            stages: Annotated[bool, typer.Option("--stages", help="Also list every timed stage.")] = False) -> None:
+    """Wall time of the profile's finished stages by stage kind (from artifacts/<profile>/timings.jsonl).
+
+    Only runs of the current configs count; stages restored from DVC's cache or not run yet show as untimed."""
+    from interplay.timings import by_kind, latest, log_path
+
+    res = _resolve(profile)
+    hashes = {n: str(r.config.get("hash", "")) for n, r in res.runs.items()}
+    path = log_path(res.profile.name, _root())
+    done = latest(path, hashes)
+    table = Table(title=f"stage wall time, profile {res.profile.name} ({path})")
+    for col in ("stage kind", "stages timed", "of", "minutes"):
+        table.add_column(col, justify="left" if col == "stage kind" else "right")
+    kinds = {r.kind for r in res.runs.values()}
+    rows = {k: (n, m) for k, n, m in by_kind(done)}
+    for kind in sorted(kinds, key=lambda k: -rows.get(k, (0, 0.0))[1]):
+        n, m = rows.get(kind, (0, 0.0))
+        table.add_row(kind, str(n), str(sum(r.kind == kind for r in res.runs.values())), f"{m:.1f}")
+    table.add_row("total", str(len(done)), str(len(res.runs)), f"{sum(m for _, m in rows.values()):.1f}")
+    console.print(table)
+    if stages:
+        for name, e in sorted(done.items(), key=lambda kv: -float(kv[1]["seconds"])):
+            console.print(f"  {name:36s} {e['kind']:10s} {float(e['seconds']) / 60:7.1f} min  ({e['finished']})")
+
+
 spec_app = typer.Typer(help="Validate and inspect the finding specs and their resolved runs.", no_args_is_help=True)
 
 
@@ -282,4 +308,5 @@ def register(app: typer.Typer) -> None:
     app.command("reproduce")(reproduce)
     app.command("report")(report)
     app.command("pipeline")(pipeline)
+    app.command("timings")(timings)
     app.add_typer(spec_app, name="spec")

@@ -7,7 +7,7 @@ from interplay.cli import app
 from tests.spec.conftest import ROOT
 
 runner = CliRunner()
-COMMANDS = [["findings"], ["reproduce"], ["report"], ["pipeline"], ["spec"], ["spec", "validate"], ["spec", "show"]]
+COMMANDS = [["findings"], ["reproduce"], ["report"], ["timings"], ["pipeline"], ["spec"], ["spec", "validate"], ["spec", "show"]]
 
 
 @pytest.fixture
