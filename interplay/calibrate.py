@@ -25,6 +25,7 @@ process with one torch thread); a candidate being run by another `calibrate` pro
 from __future__ import annotations
 
 import csv
+import json
 import fcntl
 import itertools
 import os
@@ -44,7 +45,7 @@ from interplay.spec.resolve import content_hash, dump_config
 from interplay.spec.schema import Overrides, Params, SpecError
 
 GRID_KEYS = ("profile", "run", "init", "seed", "fixed", "grid", "eval", "description")
-EVAL_KEYS = ("n", "temperature", "seed")
+EVAL_KEYS = ("n", "temperature", "seed", "problems_per_op")
 
 
 class GridError(ValueError):
@@ -59,7 +60,9 @@ class Grid:
     seed: int = 0
     fixed: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list] = field(default_factory=dict)
-    eval: dict[str, Any] = field(default_factory=dict)  # n (samples per held-out problem), temperature, seed
+    # n (samples per held-out problem), temperature, seed; problems_per_op (per op and context): a larger held-out
+    # set for the final sampled evaluation (the curve keeps the profile's small one)
+    eval: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     init: Optional[str] = None  # an RL grid: the trained base (a candidate directory or a model's parent dir)
 
@@ -95,6 +98,8 @@ def load_grid(path: str | Path) -> Grid:
             raise GridError(f"{path}: eval.{key}: unknown key (known: {', '.join(EVAL_KEYS)})")
     if int(g.eval.get("n", 1)) < 1:
         raise GridError(f"{path}: eval.n: must be >= 1")
+    if int(g.eval.get("problems_per_op", 1)) < 1:
+        raise GridError(f"{path}: eval.problems_per_op: must be >= 1")
     return g
 
 
@@ -215,6 +220,8 @@ def prepare(g: Grid, out: Path, root: Path = Path("."), build: bool = True) -> l
               "temperature": float(g.eval.get("temperature", res.profile.eval.temperature)),
               "top_p": res.profile.eval.top_p, "max_new_tokens": res.profile.eval.max_new_tokens,
               "mode": res.profile.eval.mode, "seed": int(g.eval.get("seed", 0))}
+        if "problems_per_op" in g.eval:  # only when asked: the ids of earlier grids stay as they were
+            ev["problems_per_op"] = int(g.eval["problems_per_op"])
         ident = {kind: run.config, "eval": ev, "ladder": vars(res.profile.ladder)}
         if init is not None:
             ident["init"] = _init_identity(init)
@@ -229,6 +236,7 @@ def prepare(g: Grid, out: Path, root: Path = Path("."), build: bool = True) -> l
             moves[d.out] = str(out / "shared" / f"{dep}-{d.config['hash']}")
             if build:
                 _build_shared(d, Path(moves[d.out]), moves)
+        final = _final_heldout(g, nested, root, res, lad, moves, out, build) if "problems_per_op" in ev else None
         cdir = out / "candidates" / cid
         moves[run.out] = str(cdir)
         cand = {"id": cid, "label": label(g, values), "values": values, "grid": str(g.path),
@@ -236,12 +244,75 @@ def prepare(g: Grid, out: Path, root: Path = Path("."), build: bool = True) -> l
                 "heldout": _retarget(lad, moves), "eval": ev, "ladder": vars(res.profile.ladder)}
         if init is not None:
             cand["init"] = str(init)
+        if final is not None:
+            cand["heldout_eval"] = final
         write_text(cdir / "candidate.yaml", dump_config(cand))
         cands.append(cand)
     return cands
 
 
 # ------------------------------------------------------------------------------------------------- one candidate
+
+
+def _final_heldout(g: Grid, nested: dict, root: Path, res, lad: dict, moves: dict[str, str], out: Path,
+                   build: bool) -> dict:
+    """The held-out set of the final sampled evaluation when the grid asks for `eval.problems_per_op`: the same
+    dataset run (same seed stream, same exclusions) at that size, built once per config hash. With 9 problems per
+    op a pass@32 cell moves in steps of .11, too coarse to rank close recipes (docs/calibration.md, 25M)."""
+    from interplay.spec.resolve import resolve
+
+    name = next(n for n, r in res.runs.items() if r.out == lad["heldout"])
+    prof = dict(nested.get("profile", {}))
+    prof["pretrain"] = {**prof.get("pretrain", {}), "ladder_problems_per_op": int(g.eval["problems_per_op"])}
+    params = Params(profile=g.profile, seed=g.seed, overrides=Overrides(profile=prof, runs={}))
+    try:
+        big = resolve(g.profile, root, params).runs[name]
+    except SpecError as e:
+        raise GridError(f"{g.path}: eval.problems_per_op: {e}") from None
+    path = out / "shared" / f"{name}-{big.config['hash']}"
+    if build:
+        _build_shared(big, path, moves)
+    return {**_retarget(lad, moves), "heldout": str(path)}
+
+
+def _unseen(final: dict, corpus: Path, tokenizer_dir: Path, dest: Path) -> tuple[dict, int]:
+    """`final` without the problems that occur, as whole documents, in the training corpus at `corpus` (the corpus
+    excludes the profile's small held-out set only). Writes the kept problems to `dest` (same file layout);
+    returns the set to evaluate and how many problems were dropped."""
+    import numpy as np
+
+    from interplay.data.render import training_text
+    from interplay.data.tokenizers import load_tokenizer
+
+    src = Path(final["heldout"])
+    index = read_json(src / "index.json")
+    rows = {f["path"]: [json.loads(line) for line in (src / f["path"]).read_text().splitlines() if line.strip()]
+            for f in index["files"]}
+    seen: set[bytes] = set()
+    if (corpus / "docs.npy").is_file():
+        manifest = read_json(corpus / "manifest.json")
+        dtype = np.dtype(manifest.get("dtype", "uint16"))
+        tokens = np.fromfile(corpus / "tokens.bin", dtype=dtype)
+        starts = np.load(corpus / "docs.npy")
+        ends = np.append(starts[1:], len(tokens))
+        seen = {tokens[a:b].tobytes() for a, b in zip(starts.tolist(), ends.tolist())}
+        tok, eos = load_tokenizer(tokenizer_dir), int(manifest["eos_id"])
+
+        def in_corpus(r: dict) -> bool:
+            ids = tok.encode(training_text(r["problem"], r["question"], r["solution"]), add_special_tokens=False)
+            return np.asarray([*ids, eos], dtype=dtype).tobytes() in seen
+    else:  # no corpus to compare with (an RL candidate whose base kept none): evaluate the whole set
+        def in_corpus(r: dict) -> bool:
+            return False
+    dropped = 0
+    dest.mkdir(parents=True, exist_ok=True)
+    for rel, problems in rows.items():
+        keep = [r for r in problems if not in_corpus(r)]
+        dropped += len(problems) - len(keep)
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_text(dest / rel, "".join(json.dumps(r) + "\n" for r in keep))
+    write_json(dest / "index.json", index)
+    return {**final, "heldout": str(dest)}, dropped
 
 
 def _heldout_eval(model: Path, lad: dict, ev: dict, out: Path, ladder: dict) -> dict:
@@ -282,11 +353,17 @@ def run_candidate(cdir: str | Path) -> dict:
         from stages.rl import run as train
     train(cfg)
     train_wall = time.perf_counter() - t0
+    dropped = None
+    if cand.get("heldout_eval"):  # the larger final set, minus the problems the base was trained on
+        corpus = cdir / "corpus" if kind == "pretrain" else Path(cand["init"]) / "corpus"
+        lad, dropped = _unseen(cand["heldout_eval"], corpus, cdir / "model", cdir / "heldout_eval")
     held = _heldout_eval(cdir / "model", lad, ev, cdir / "eval", cand["ladder"])
     tm = read_json(cdir / "metrics.json")
     result = {"id": cand["id"], "kind": kind, "label": cand["label"], "values": cand["values"],
               "steps": tm["steps"], "wall_seconds": time.perf_counter() - t0, "train_wall_seconds": train_wall,
               **held}
+    if dropped is not None:
+        result["heldout_dropped"] = dropped
     if kind == "pretrain":
         result.update(params_total=tm["params_total"], params_non_embedding=tm["params_non_embedding"],
                       tokens=tm["tokens"], tokens_per_step=tm["tokens_per_step"], final_loss=tm["final_loss"],

@@ -5,6 +5,7 @@ import csv
 import json
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from interplay.calibrate import GridError, load_grid, run_grid
@@ -22,6 +23,7 @@ grid:
   profile.pretrain.lr: [3.0e-3, 1.0e-2]
 eval: {n: 2}
 """
+BIG_EVAL = "eval: {n: 2, problems_per_op: 2}"
 
 RL_GRID = """
 profile: ci
@@ -34,13 +36,13 @@ fixed:
   profile.rl.steps: 2
 grid:
   run.rl.lr: [1.0e-5, 1.0e-4]
-eval: {{n: 2}}
+eval: {{n: 2, problems_per_op: 2}}
 """
 
 
 @pytest.mark.slow
 def test_two_candidate_grid_end_to_end_and_resume(tmp_path):
-    (tmp_path / "grid.yaml").write_text(GRID)
+    (tmp_path / "grid.yaml").write_text(GRID.replace("eval: {n: 2}", BIG_EVAL))  # final eval on a 2x held-out set
     g = load_grid(tmp_path / "grid.yaml")
     out = tmp_path / "work"
     log = []
@@ -53,6 +55,10 @@ def test_two_candidate_grid_end_to_end_and_resume(tmp_path):
         assert set(r["greedy"]) == {"id", "edge", "hard"} and all(v["step"] == 4 for v in r["greedy"].values())
         assert r["k"] == 2 and set(r["sampled"]) == {"id", "edge", "hard"}
         assert r["ladder"]["holds"] in (True, False)
+        small = yaml.safe_load((cdir / "candidate.yaml").read_text())["heldout"]["heldout"]
+        final = _problems(cdir / "heldout_eval")  # the larger set, minus what the corpus holds
+        assert len(final) + r["heldout_dropped"] == 2 * len(_problems(small))
+        assert {x["id"] for x in csv.DictReader(open(cdir / "eval" / "per_problem.csv"))} == {p["id"] for p in final}
         rows = list(csv.DictReader(open(cdir / "ladder.csv")))
         assert [(int(x["step"]), x["band"]) for x in rows] == [(s, b) for s in (2, 4) for b in ("id", "edge", "hard")]
         # each candidate really trained with its own lr
@@ -153,3 +159,47 @@ def test_table_numbers_keep_small_values():
 
     assert [_fmt(v) for v in (3e-3, 1.5e-3, 3e-5, 0.0, 0.4567, 664512.0, None)] == \
         ["0.003", "0.0015", "3e-05", "0", "0.46", "6.65e+05", "—"]
+
+
+def _problems(d):
+    from pathlib import Path
+
+    d = Path(d)
+    index = json.loads((d / "index.json").read_text())
+    return [json.loads(line) for f in index["files"] for line in (d / f["path"]).read_text().splitlines() if line]
+
+
+def test_a_larger_final_heldout_set_disjoint_from_tests_and_from_the_corpus(tmp_path):
+    import numpy as np
+
+    from interplay.calibrate import _unseen, prepare
+    from interplay.data.render import training_text
+    from interplay.data.tokenizers import load_tokenizer
+
+    (tmp_path / "small.yaml").write_text(GRID)
+    (tmp_path / "big.yaml").write_text(GRID.replace("eval: {n: 2}", "eval: {n: 2, problems_per_op: 3}"))
+    small = prepare(load_grid(tmp_path / "small.yaml"), tmp_path / "a", ROOT)
+    big = prepare(load_grid(tmp_path / "big.yaml"), tmp_path / "b", ROOT)
+    assert "heldout_eval" not in small[0] and "problems_per_op" not in small[0]["eval"]
+    assert {c["id"] for c in small}.isdisjoint({c["id"] for c in big})  # the final set is part of a candidate
+    curve, final = _problems(big[0]["heldout"]["heldout"]), _problems(big[0]["heldout_eval"]["heldout"])
+    assert len(final) == 3 * len(curve) and {p["id"] for p in curve} <= {p["id"] for p in final}
+    shared = tmp_path / "b" / "shared"
+    tests = {p["id"] for d in shared.glob("test_*-*") if d.is_dir() for p in _problems(d)}
+    assert tests and tests.isdisjoint({p["id"] for p in final})
+
+    # two of the final problems occur in a (hand-made) corpus: they are dropped, nothing else is
+    tok_dir = next(d for d in shared.glob("tok-*") if d.is_dir())
+    tok = load_tokenizer(tok_dir)
+    docs = [tok.encode(training_text(p["problem"], p["question"], p["solution"]), add_special_tokens=False)
+            + [tok.eos_token_id] for p in final[:2]] + [[5, 6, 7, tok.eos_token_id]]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    np.asarray([t for d in docs for t in d], dtype=np.uint16).tofile(corpus / "tokens.bin")
+    np.save(corpus / "docs.npy", np.cumsum([0] + [len(d) for d in docs[:-1]]).astype(np.int64))
+    (corpus / "manifest.json").write_text(json.dumps({"dtype": "uint16", "eos_id": tok.eos_token_id}))
+    kept, dropped = _unseen(big[0]["heldout_eval"], corpus, tok_dir, tmp_path / "kept")
+    assert dropped == 2
+    assert {p["id"] for p in _problems(kept["heldout"])} == {p["id"] for p in final[2:]}
+    _, none = _unseen(big[0]["heldout_eval"], tmp_path / "no-corpus", tok_dir, tmp_path / "all")
+    assert none == 0 and len(_problems(tmp_path / "all")) == len(final)
