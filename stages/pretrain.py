@@ -6,7 +6,20 @@ tokens.
 
 from __future__ import annotations
 
+import os
+
 from stages import excluded_ids, main, resumable_ckpt, setup_torch, threads
+
+
+_PARALLEL_FROM = 1_000_000  # tokens: below this the workers' start-up (~1 s each) costs more than it saves
+
+
+def corpus_workers(token_budget: int, devices: int) -> int:
+    """Corpus processes: every available core, as training will use them (same bytes whatever the count);
+    one where the run was given one process (`devices: 1`, e.g. `interplay calibrate --jobs`) or is small."""
+    if devices == 1 or token_budget < _PARALLEL_FROM:
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def run(cfg: dict) -> None:
@@ -19,7 +32,8 @@ def run(cfg: dict) -> None:
     components = [MixComponent(ops=list(m["ops"]), weight=m["weight"], context=m["context"],
                                mode_weights=dict(m["mode_weights"])) for m in c["components"]]
     build_corpus(components, c["token_budget"], load_tokenizer(lm["tokenizer"]), lm["shards"], seed=c["seed"],
-                 render=c["render"], exclude_ids=excluded_ids(c["exclude"]), max_distractors=c["max_distractors"])
+                 render=c["render"], exclude_ids=excluded_ids(c["exclude"]), max_distractors=c["max_distractors"],
+                 workers=corpus_workers(c["token_budget"], int(lm.get("devices", 0))))
     resumable_ckpt(cfg)
     run_lm({**lm, "threads": threads()}, cfg["out"], resume=True)
 

@@ -105,6 +105,61 @@ def _encoder(tokenizer):
     return encode
 
 
+def _cells(components, budget: float, seed: int) -> list[_Cell]:
+    return [_Cell(op, ctx, mode, t, _cell_seed(seed, op, ctx, mode))
+            for (op, ctx, mode), t in sorted(mixture_targets(components, budget).items())]
+
+
+def _round_goals(budget: float, token_budget: float | None, chunk_tokens: int) -> Iterator[float]:
+    """The fraction of its target that every cell reaches by the end of each round."""
+    if token_budget is None:  # endless: every round adds one more budget's worth to each cell
+        yield from itertools.count(1)
+    rounds = max(1, math.ceil(budget / chunk_tokens))
+    yield from (min(1.0, (r + 1) / rounds) for r in range(rounds))
+
+
+class _Filler:
+    """Advances cells along their own problem streams; the documents of a cell depend on nothing else."""
+
+    def __init__(self, cells: list[_Cell], *, render: str, max_distractors: int | None, exclude: frozenset,
+                 encode) -> None:
+        from interplay.data.generator import GenConfig
+
+        self.cells, self.exclude, self.encode = cells, exclude, encode
+        self.cfgs = [GenConfig(op=c.op, mode=c.mode, context=c.context, render=render,
+                               max_distractors=max_distractors) for c in cells]
+
+    def advance(self, frac: float) -> list[list[list[int]]]:
+        """Each cell's documents that take it to `frac` of its target (in generation order)."""
+        from interplay.data.generator import generate_many
+        from interplay.data.render import training_text
+
+        out = []
+        for cell, cfg in zip(self.cells, self.cfgs):
+            docs, goal = [], cell.target * frac
+            while cell.tokens < goal:
+                if not cell.buffer:
+                    if cell.stream is None:  # one stream per cell: ids stay distinct across batches
+                        cell.stream = generate_many(cfg, cell.seed, sys.maxsize, exclude_ids=self.exclude)
+                    batch = [training_text(p.problem, p.question, p.solution)
+                             for p in itertools.islice(cell.stream, _GEN_BATCH)]
+                    if not batch:
+                        raise RuntimeError(f"cell op={cell.op} {cell.context}/{cell.mode}: problem stream ended")
+                    cell.buffer = self.encode(batch)[::-1]  # pop() from the end = generation order
+                    continue
+                doc = cell.buffer.pop()
+                cell.tokens += len(doc)
+                cell.docs += 1
+                docs.append(doc)
+            out.append(docs)
+        return out
+
+
+def _cell_stats(cells: list[_Cell]) -> list[dict]:
+    return [{"op": c.op, "context": c.context, "mode": c.mode, "target": c.target, "tokens": c.tokens,
+             "docs": c.docs} for c in cells]
+
+
 def stream_documents(components, tokenizer, *, seed: int, render: str = "paper", token_budget: float | None = None,
                      exclude_ids: Iterable[str] = (), max_distractors: int | None = None,
                      chunk_tokens: int = 1 << 20, stats: dict | None = None) -> Iterator[list[int]]:
@@ -113,57 +168,129 @@ def stream_documents(components, tokenizer, *, seed: int, render: str = "paper",
     With `token_budget=None` the stream is endless (cells keep their relative shares); `stats`, if given, is
     updated in place with per-cell realized tokens/docs.
     """
-    from interplay.data.generator import GenConfig, generate_many
-    from interplay.data.render import training_text
-
     budget = float(token_budget) if token_budget is not None else float(chunk_tokens)
-    targets = mixture_targets(components, budget)
-    cells = [_Cell(op, ctx, mode, t, _cell_seed(seed, op, ctx, mode)) for (op, ctx, mode), t in sorted(targets.items())]
-    cfgs = {id(c): GenConfig(op=c.op, mode=c.mode, context=c.context, render=render, max_distractors=max_distractors)
-            for c in cells}
-    exclude = frozenset(exclude_ids)
-    encode = _encoder(tokenizer)
-    rounds = max(1, math.ceil(budget / chunk_tokens)) if token_budget is not None else 1
-    rnd = 0
-    while True:
-        frac = min(1.0, (rnd + 1) / rounds)
-        if token_budget is None:  # endless: every round adds one more budget's worth to each cell
-            frac = rnd + 1
-        round_docs: list[list[int]] = []
-        for cell in cells:
-            goal = cell.target * frac
-            while cell.tokens < goal:
-                if not cell.buffer:
-                    if cell.stream is None:  # one stream per cell: ids stay distinct across batches
-                        cell.stream = generate_many(cfgs[id(cell)], cell.seed, sys.maxsize, exclude_ids=exclude)
-                    batch = [training_text(p.problem, p.question, p.solution)
-                             for p in itertools.islice(cell.stream, _GEN_BATCH)]
-                    if not batch:
-                        raise RuntimeError(f"cell op={cell.op} {cell.context}/{cell.mode}: problem stream ended")
-                    cell.buffer = encode(batch)[::-1]  # pop() from the end = generation order
-                    continue
-                doc = cell.buffer.pop()
-                cell.tokens += len(doc)
-                cell.docs += 1
-                round_docs.append(doc)
+    cells = _cells(components, budget, seed)
+    filler = _Filler(cells, render=render, max_distractors=max_distractors, exclude=frozenset(exclude_ids),
+                     encode=_encoder(tokenizer))
+    for rnd, frac in enumerate(_round_goals(budget, token_budget, chunk_tokens)):
+        round_docs = [d for docs in filler.advance(frac) for d in docs]
         if stats is not None:
-            stats["cells"] = [{"op": c.op, "context": c.context, "mode": c.mode, "target": c.target,
-                               "tokens": c.tokens, "docs": c.docs} for c in cells]
+            stats["cells"] = _cell_stats(cells)
         random.Random(f"{seed}|round|{rnd}").shuffle(round_docs)
         yield from round_docs
-        rnd += 1
-        if token_budget is not None and rnd >= rounds:
-            return
+
+
+def _split(cells: list[_Cell], workers: int) -> list[list[int]]:
+    """Cell indices per worker, balanced by target tokens (largest first onto the least loaded)."""
+    loads, parts = [0.0] * workers, [[] for _ in range(workers)]
+    for i in sorted(range(len(cells)), key=lambda i: (-cells[i].target, i)):
+        w = min(range(workers), key=lambda w: (loads[w], w))
+        parts[w].append(i)
+        loads[w] += cells[i].target
+    return [sorted(p) for p in parts if p]
+
+
+def _worker(conn, parent: int, cells: list[_Cell], goals: list[float], tokenizer_json: str, eos: int,
+            render: str, max_distractors: int | None, exclude: frozenset) -> None:
+    """One corpus worker: its cells' documents round by round, as (uint16 tokens, lengths) per cell."""
+    from tokenizers import Tokenizer
+
+    try:
+        backend = Tokenizer.from_str(tokenizer_json)
+
+        def encode(texts):
+            return [e.ids + [eos] for e in backend.encode_batch(texts, add_special_tokens=False)]
+
+        filler = _Filler(cells, render=render, max_distractors=max_distractors, exclude=exclude, encode=encode)
+        for frac in goals:
+            if os.getppid() != parent:  # the building process died: stop instead of generating for nobody
+                return
+            conn.send([(np.fromiter(itertools.chain.from_iterable(docs), dtype=np.uint16),
+                        np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))) for docs in filler.advance(frac)])
+        conn.send(_cell_stats(cells))
+    except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it
+        conn.send(RuntimeError(f"corpus worker: {type(e).__name__}: {e}"))
+    finally:
+        conn.close()
+
+
+def _parallel_rounds(components, tokenizer, *, seed: int, render: str, token_budget: float, exclude_ids: frozenset,
+                     max_distractors: int | None, chunk_tokens: int, workers: int, stats: dict
+                     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """`stream_documents`' corpus, byte for byte, with the cells generated by `workers` processes: yields each
+    round's (tokens, document lengths) in corpus order."""
+    import multiprocessing as mp
+
+    cells = _cells(components, float(token_budget), seed)
+    goals = list(_round_goals(float(token_budget), token_budget, chunk_tokens))
+    backend = getattr(tokenizer, "backend_tokenizer", None) or tokenizer._tokenizer
+    ctx = mp.get_context("spawn")  # no fork of a process that may hold torch threads
+    parts = _split(cells, workers)
+    conns, procs = [], []
+    try:
+        for part in parts:
+            recv, send = ctx.Pipe(duplex=False)
+            p = ctx.Process(target=_worker, daemon=True,
+                            args=(send, os.getpid(), [cells[i] for i in part], goals, backend.to_str(),
+                                  tokenizer.eos_token_id, render, max_distractors, exclude_ids))
+            p.start()
+            send.close()
+            conns.append(recv)
+            procs.append(p)
+
+        def receive(conn):
+            try:
+                msg = conn.recv()
+            except EOFError:
+                raise RuntimeError("corpus worker died") from None
+            if isinstance(msg, Exception):
+                raise msg
+            return msg
+
+        for rnd in range(len(goals)):
+            per_cell: list = [None] * len(cells)
+            for part, conn in zip(parts, conns):
+                for i, arrays in zip(part, receive(conn)):
+                    per_cell[i] = arrays
+            toks = [t for t, _ in per_cell]
+            lens = [n for _, n in per_cell]
+            flat_lens = np.concatenate(lens)
+            starts = np.concatenate([[0], np.cumsum(flat_lens)[:-1]]) if len(flat_lens) else flat_lens
+            order = list(range(len(flat_lens)))
+            random.Random(f"{seed}|round|{rnd}").shuffle(order)  # the same permutation as stream_documents
+            flat = np.concatenate(toks) if toks else np.zeros(0, np.uint16)
+            idx = np.asarray(order, dtype=np.int64)
+            sel_lens = flat_lens[idx]
+            gather = (np.repeat(starts[idx] - np.concatenate([[0], np.cumsum(sel_lens)[:-1]]), sel_lens)
+                      + np.arange(int(sel_lens.sum())))
+            yield flat[gather], sel_lens
+        done = [None] * len(cells)
+        for part, conn in zip(parts, conns):
+            for i, st in zip(part, receive(conn)):
+                done[i] = st
+        stats["cells"] = done
+    finally:
+        for conn in conns:
+            conn.close()
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
 
 
 def build_corpus(components, token_budget: int, tokenizer, out_dir, *, seed: int, render: str = "paper",
                  exclude_ids: Iterable[str] = (), max_distractors: int | None = None,
-                 chunk_tokens: int = 1 << 20) -> dict:
-    """Generate the mixture to `token_budget` tokens and write the shards atomically; returns the manifest."""
+                 chunk_tokens: int = 1 << 20, workers: int = 1) -> dict:
+    """Generate the mixture to `token_budget` tokens and write the shards atomically; returns the manifest.
+
+    `workers > 1` generates the cells in that many processes; the shards are the same bytes (each cell's
+    documents depend only on its own stream, and each round is shuffled by the same permutation)."""
     comps = [_as_component(c) for c in components]
     exclude_ids = frozenset(exclude_ids)  # may be a one-shot iterator
     if token_budget <= 0:
         raise ValueError(f"token_budget must be positive, got {token_budget}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     vocab_size = len(tokenizer)
     if vocab_size > np.iinfo(np.uint16).max + 1:
         raise ValueError(f"vocabulary of {vocab_size} does not fit uint16 shards")
@@ -172,18 +299,30 @@ def build_corpus(components, token_budget: int, tokenizer, out_dir, *, seed: int
     with atomic_dir(out) as tmp:
         starts, n_tok = [], 0
         with open(tmp / "tokens.bin", "wb") as f:
-            buf: list[np.ndarray] = []
-            for doc in stream_documents(comps, tokenizer, seed=seed, render=render, token_budget=token_budget,
-                                        exclude_ids=exclude_ids, max_distractors=max_distractors,
-                                        chunk_tokens=chunk_tokens, stats=stats):
-                starts.append(n_tok)
-                n_tok += len(doc)
-                buf.append(np.asarray(doc, dtype=np.uint16))
-                if len(buf) >= 4096:
+            if workers > 1:
+                lengths = []
+                for toks, lens in _parallel_rounds(comps, tokenizer, seed=seed, render=render,
+                                                   token_budget=token_budget, exclude_ids=exclude_ids,
+                                                   max_distractors=max_distractors, chunk_tokens=chunk_tokens,
+                                                   workers=workers, stats=stats):
+                    toks.tofile(f)
+                    lengths.append(lens)
+                lens = np.concatenate(lengths)
+                starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64) if len(lens) else lens
+                n_tok = int(lens.sum())
+            else:
+                buf: list[np.ndarray] = []
+                for doc in stream_documents(comps, tokenizer, seed=seed, render=render, token_budget=token_budget,
+                                            exclude_ids=exclude_ids, max_distractors=max_distractors,
+                                            chunk_tokens=chunk_tokens, stats=stats):
+                    starts.append(n_tok)
+                    n_tok += len(doc)
+                    buf.append(np.asarray(doc, dtype=np.uint16))
+                    if len(buf) >= 4096:
+                        np.concatenate(buf).tofile(f)
+                        buf = []
+                if buf:
                     np.concatenate(buf).tofile(f)
-                    buf = []
-            if buf:
-                np.concatenate(buf).tofile(f)
         np.save(tmp / "docs.npy", np.asarray(starts, dtype=np.int64))
         per_op: dict[str, int] = {}
         per_context: dict[str, int] = {}

@@ -85,3 +85,27 @@ def test_bad_inputs(tok, tmp_path):
         build_corpus(MIX, 0, tok, tmp_path / "x", seed=0)
     with pytest.raises(FileNotFoundError, match="missing"):
         load_shards(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_workers_write_the_same_bytes(tok, tmp_path, workers):
+    """Cells generated in worker processes give the one-process shards byte for byte (and manifest)."""
+    mix = MIX + [MixComponent(ops=[4], weight=0.3, context="festival")]
+    from interplay.data.corpus import _cell_seed
+    from interplay.data.generator import GenConfig, generate_many
+
+    cfg = GenConfig(op=2, mode="forward", context="zoo", render="compact", max_distractors=2)
+    excl = {p.id for p in generate_many(cfg, _cell_seed(7, 2, "zoo", "forward"), 5)}  # that cell's first 5
+    kw = dict(seed=7, render="compact", chunk_tokens=3_000, exclude_ids=excl, max_distractors=2)
+    one = build_corpus(mix, 10_000, tok, tmp_path / "one", **kw)
+    many = build_corpus(mix, 10_000, tok, tmp_path / "many", workers=workers, **kw)
+    assert one == many
+    for name in ("tokens.bin", "docs.npy", "manifest.json"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "many" / name).read_bytes(), name
+
+
+def test_worker_error_is_raised(tok, tmp_path):
+    with pytest.raises(RuntimeError, match="corpus worker"):
+        build_corpus([MixComponent(ops=[2], weight=1.0, context="no-such-context")], 2_000, tok, tmp_path / "c",
+                     seed=0, render="compact", workers=2)
+    assert not (tmp_path / "c").exists()
