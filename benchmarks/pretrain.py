@@ -3,10 +3,14 @@
 Same model init, same shards, same batch (windows, accumulation, AdamW + LambdaLR + clipping) in both; each
 repeat times every optimizer step and we compare medians after warm-up steps. The fp32 `torch.mm` peak is
 measured in the same run at the same thread count. Optionally (--ddp) compares 1 process × 2 threads with
-2 DDP processes (gloo) × 1 thread (and 1 × 1) through `run_lm`.
+2 DDP processes (gloo) × 1 thread (and 1 × 1) through `run_lm`, and (--compile) `torch.compile` against eager
+on the profile's shape (2 DDP × 1 thread): each run twice, S and 2S steps, so that the steady rate
+(S steps / the difference of the two walls) and the one-off cost (compile, start-up) come apart; the ratio is
+the projected wall of a 25M-token cpu base, eager over compiled.
 
     .venv/bin/python benchmarks/pretrain.py --preset ci --repeats 3
     .venv/bin/python benchmarks/pretrain.py --preset cpu --repeats 3 --ddp
+    .venv/bin/python benchmarks/pretrain.py --preset cpu --repeats 1 --compile
 
 Targets: Lightning/bare tokens/s ≥ 0.95; model FLOP/s ≥ 50 % of the torch.mm peak.
 """
@@ -137,10 +141,21 @@ def bare_step_times(cfg) -> list[float]:
     return times
 
 
-def ddp_vs_threads(root: Path, tok_dir, shard_dir, preset: str, steps: int) -> dict:
+def _run_lm(root: Path, name: str, cfg: dict) -> float:
     import subprocess
 
     import yaml
+
+    p = root / f"{name}.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "interplay.train.run_lm", str(p), str(root / name)], check=True,
+                   capture_output=True)
+    return time.perf_counter() - t
+
+
+def ddp_vs_threads(root: Path, tok_dir, shard_dir, preset: str, steps: int) -> dict:
+    import json
 
     out = {}
     shape = SHAPES[preset]
@@ -149,15 +164,25 @@ def ddp_vs_threads(root: Path, tok_dir, shard_dir, preset: str, steps: int) -> d
                      ("2ddpx1thread", dict(devices=2, threads=1, micro_batch_size=shape["micro_batch_size"] // 2))):
         cfg = dict(tokenizer=str(tok_dir), shards=str(shard_dir), model=preset, accelerator="cpu", seq_len=shape["seq_len"],
                    tokens_per_step=shape["tokens_per_step"], token_budget=steps * shape["tokens_per_step"], **kw)
-        p = root / f"{name}.yaml"
-        p.write_text(yaml.safe_dump(cfg))
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "interplay.train.run_lm", str(p), str(root / name)], check=True,
-                       capture_output=True)
-        import json
-
+        wall = _run_lm(root, name, cfg)
         m = json.loads((root / name / "metrics.json").read_text())
-        out[name] = (m["tokens_per_s"], time.perf_counter() - t)
+        out[name] = (m["tokens_per_s"], wall)
+    return out
+
+
+def compile_vs_eager(root: Path, tok_dir, shard_dir, steps: int, base_tokens: int = 25_000_000) -> dict:
+    """(steady tokens/s, one-off seconds, projected wall of a `base_tokens` base) for eager and compiled runs."""
+    shape = dict(seq_len=256, tokens_per_step=2048, micro_batch_size=4, devices=2, threads=1)  # the cpu profile's
+    out = {}
+    for name, compile_ in (("eager", False), ("compiled", True)):
+        walls = []
+        for s in (steps, 2 * steps):
+            cfg = dict(tokenizer=str(tok_dir), shards=str(shard_dir), model="cpu", accelerator="cpu",
+                       compile=compile_, token_budget=s * shape["tokens_per_step"], ckpt_every=10**6, **shape)
+            walls.append(_run_lm(root, f"{name}{s}", cfg))
+        steady = steps * shape["tokens_per_step"] / max(walls[1] - walls[0], 1e-9)
+        once = walls[0] - steps * shape["tokens_per_step"] / steady
+        out[name] = (steady, once, once + base_tokens / steady, walls)
     return out
 
 
@@ -169,12 +194,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--ddp", action="store_true", help="also compare 1 process × 2 threads vs 2 DDP × 1 thread")
+    ap.add_argument("--compile", action="store_true", help="also compare torch.compile with eager (2 DDP × 1 thread)")
+    ap.add_argument("--compile-steps", type=int, default=300, help="S: the compile comparison runs S and 2S steps")
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="bench_pretrain_"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     shape = SHAPES[args.preset]
-    tok_dir, shard_dir, vocab = make_data(root, budget=max(200_000, 2 * args.steps * shape["tokens_per_step"]))
+    budget = max(200_000, 2 * args.steps * shape["tokens_per_step"], 4 * args.compile_steps * 2048 if args.compile else 0)
+    tok_dir, shard_dir, vocab = make_data(root, budget=budget)
     cfg = load_config(dict(tokenizer=str(tok_dir), shards=str(shard_dir), model=args.preset, accelerator="cpu", devices=1,
                            ckpt_every=10**6,  # per-step timing; checkpoint cost is amortized (every steps/10) in real runs
                            threads=args.threads, token_budget=args.steps * shape["tokens_per_step"], **shape))
@@ -207,6 +235,13 @@ def main() -> None:
             print(f"run_lm     {k:14s} {tps:,.0f} tok/s (wall {wall:.1f} s incl. start-up)")
         best = max(res, key=lambda k: res[k][0])
         print(f"           fastest: {best}")
+    if args.compile:
+        res = compile_vs_eager(root, tok_dir, shard_dir, args.compile_steps)
+        for k, (steady, once, proj, walls) in res.items():
+            print(f"run_lm     {k:9s} steady {steady:,.0f} tok/s, one-off {once:.0f} s (walls {walls[0]:.0f} / "
+                  f"{walls[1]:.0f} s for {args.compile_steps} / {2 * args.compile_steps} steps); "
+                  f"a 25M-token base {proj / 60:.1f} min")
+        print(f"pretrain_compile_vs_eager: ratio {res['eager'][2] / res['compiled'][2]:.2f} (target 1.1)")
     print(f"pretrain_lightning_vs_bare: ratio {ml / mb:.3f} (target 0.97)")
     print(f"pretrain_model_flops_vs_mm_peak: ratio {ml * fmodel / mp:.2f} (target 0.5)")
 
