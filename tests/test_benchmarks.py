@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RATIO = re.compile(r"^(\w+): ratio (\S+) \(target (\S+)\)$")
 
 CASES = {
+    "corpus": ["--profile", "ci", "--tokens", "20000", "--repeats", "1"],
     "generator": ["--n", "20", "--repeats", "1"],
     "sampling": ["--sizes", "ci", "--batches", "8", "--n", "4", "--prompt-len", "16", "--new-tokens", "8",
                  "--repeats", "1"],

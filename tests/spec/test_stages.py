@@ -109,3 +109,15 @@ def test_every_profile_keeps_the_heldout_set_apart():
                 assert held.out in r.config["exclude"] and "heldout" in r.inputs, (prof, n)
             if r.kind in ("pretrain", "midtrain"):
                 assert held.out in r.config["corpus"]["exclude"] and "heldout" in r.inputs, (prof, n)
+
+
+def test_corpus_workers_follow_the_run():
+    """The pretrain stage builds its corpus on every core, except for one-process runs and small corpora."""
+    import os
+
+    from stages.pretrain import _PARALLEL_FROM, corpus_workers
+
+    cores = len(os.sched_getaffinity(0))
+    assert corpus_workers(_PARALLEL_FROM, 0) == cores and corpus_workers(10 * _PARALLEL_FROM, 2) == cores
+    assert corpus_workers(10 * _PARALLEL_FROM, 1) == 1  # `interplay calibrate --jobs`: one core per candidate
+    assert corpus_workers(_PARALLEL_FROM - 1, 0) == 1   # the ci profile's 16K tokens: start-up would dominate
