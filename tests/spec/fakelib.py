@@ -70,7 +70,8 @@ class MixComponent:
     weight: float
     context: str = "zoo"
     mode_weights: dict = field(default_factory=lambda: {"forward": .5, "reverse": .5})
-def build_corpus(components, token_budget, tokenizer, out_dir, *, seed, render, exclude_ids=(), max_distractors=None):
+def build_corpus(components, token_budget, tokenizer, out_dir, *, seed, render, exclude_ids=(), max_distractors=None,
+                 workers=1):
     m = {"tokens": token_budget, "docs": len(components), "seed": seed, "excluded": len(exclude_ids)}
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     Path(out_dir, "manifest.json").write_text(json.dumps(m))
