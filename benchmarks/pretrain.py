@@ -38,6 +38,7 @@ from interplay.train.config import grad_accumulation, load_config, total_steps  
 
 SHAPES = {"ci": dict(seq_len=128, micro_batch_size=16, tokens_per_step=4096),
           "cpu": dict(seq_len=256, micro_batch_size=8, tokens_per_step=4096)}
+PROFILE_SHAPE = dict(seq_len=256, tokens_per_step=2048, micro_batch_size=4, devices=2, threads=1)  # the cpu profile's
 
 
 def mm_peak(threads: int, n: int = 1024, reps: int = 10) -> float:
@@ -173,7 +174,7 @@ def ddp_vs_threads(root: Path, tok_dir, shard_dir, preset: str, steps: int) -> d
 
 def compile_vs_eager(root: Path, tok_dir, shard_dir, steps: int, base_tokens: int = 25_000_000) -> dict:
     """(steady tokens/s, one-off seconds, projected wall of a `base_tokens` base) for eager and compiled runs."""
-    shape = dict(seq_len=256, tokens_per_step=2048, micro_batch_size=4, devices=2, threads=1)  # the cpu profile's
+    shape = PROFILE_SHAPE
     out = {}
     for name, compile_ in (("eager", False), ("compiled", True)):
         walls = []
@@ -203,7 +204,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench_pretrain_"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     shape = SHAPES[args.preset]
-    budget = max(200_000, 2 * args.steps * shape["tokens_per_step"], 4 * args.compile_steps * 2048 if args.compile else 0)
+    budget = max(200_000, 2 * args.steps * shape["tokens_per_step"], 4 * args.compile_steps * PROFILE_SHAPE["tokens_per_step"] if args.compile else 0)
     tok_dir, shard_dir, vocab = make_data(root, budget=budget)
     cfg = load_config(dict(tokenizer=str(tok_dir), shards=str(shard_dir), model=args.preset, accelerator="cpu", devices=1,
                            ckpt_every=10**6,  # per-step timing; checkpoint cost is amortized (every steps/10) in real runs

@@ -6,8 +6,6 @@ tokens.
 
 from __future__ import annotations
 
-import os
-
 from stages import excluded_ids, main, resumable_ckpt, setup_torch, threads
 
 
@@ -19,7 +17,9 @@ def corpus_workers(token_budget: int, devices: int) -> int:
     one where the run was given one process (`devices: 1`, e.g. `interplay calibrate --jobs`) or is small."""
     if devices == 1 or token_budget < _PARALLEL_FROM:
         return 1
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    from interplay.eval.evaluate import default_workers  # one process per available core, as evaluation
+
+    return default_workers("cpu")
 
 
 def run(cfg: dict) -> None:

@@ -92,12 +92,8 @@ def mixture_targets(components, token_budget: float) -> dict[tuple[int, str, str
     return targets
 
 
-def _encoder(tokenizer):
-    """Fast batch encoder: list[str] -> list[list[int]] with EOS appended (no BOS)."""
-    backend = getattr(tokenizer, "backend_tokenizer", None) or tokenizer._tokenizer
-    eos = tokenizer.eos_token_id
-    if eos is None:
-        raise ValueError("tokenizer has no eos_token")
+def _backend_encoder(backend, eos: int):
+    """Fast batch encoder of a `tokenizers.Tokenizer`: list[str] -> list[list[int]] with EOS appended (no BOS)."""
 
     def encode(texts: list[str]) -> list[list[int]]:
         return [e.ids + [eos] for e in backend.encode_batch(texts, add_special_tokens=False)]
@@ -105,16 +101,27 @@ def _encoder(tokenizer):
     return encode
 
 
+def _backend(tokenizer):
+    return getattr(tokenizer, "backend_tokenizer", None) or tokenizer._tokenizer
+
+
+def _encoder(tokenizer):
+    """`_backend_encoder` of an HF fast tokenizer."""
+    if tokenizer.eos_token_id is None:
+        raise ValueError("tokenizer has no eos_token")
+    return _backend_encoder(_backend(tokenizer), tokenizer.eos_token_id)
+
+
 def _cells(components, budget: float, seed: int) -> list[_Cell]:
     return [_Cell(op, ctx, mode, t, _cell_seed(seed, op, ctx, mode))
             for (op, ctx, mode), t in sorted(mixture_targets(components, budget).items())]
 
 
-def _round_goals(budget: float, token_budget: float | None, chunk_tokens: int) -> Iterator[float]:
+def _round_goals(token_budget: float | None, chunk_tokens: int) -> Iterator[float]:
     """The fraction of its target that every cell reaches by the end of each round."""
     if token_budget is None:  # endless: every round adds one more budget's worth to each cell
         yield from itertools.count(1)
-    rounds = max(1, math.ceil(budget / chunk_tokens))
+    rounds = max(1, math.ceil(token_budget / chunk_tokens))
     yield from (min(1.0, (r + 1) / rounds) for r in range(rounds))
 
 
@@ -172,7 +179,7 @@ def stream_documents(components, tokenizer, *, seed: int, render: str = "paper",
     cells = _cells(components, budget, seed)
     filler = _Filler(cells, render=render, max_distractors=max_distractors, exclude=frozenset(exclude_ids),
                      encode=_encoder(tokenizer))
-    for rnd, frac in enumerate(_round_goals(budget, token_budget, chunk_tokens)):
+    for rnd, frac in enumerate(_round_goals(token_budget, chunk_tokens)):
         round_docs = [d for docs in filler.advance(frac) for d in docs]
         if stats is not None:
             stats["cells"] = _cell_stats(cells)
@@ -196,12 +203,8 @@ def _worker(conn, parent: int, cells: list[_Cell], goals: list[float], tokenizer
     from tokenizers import Tokenizer
 
     try:
-        backend = Tokenizer.from_str(tokenizer_json)
-
-        def encode(texts):
-            return [e.ids + [eos] for e in backend.encode_batch(texts, add_special_tokens=False)]
-
-        filler = _Filler(cells, render=render, max_distractors=max_distractors, exclude=exclude, encode=encode)
+        filler = _Filler(cells, render=render, max_distractors=max_distractors, exclude=exclude,
+                         encode=_backend_encoder(Tokenizer.from_str(tokenizer_json), eos))
         for frac in goals:
             if os.getppid() != parent:  # the building process died: stop instead of generating for nobody
                 return
@@ -222,8 +225,8 @@ def _parallel_rounds(components, tokenizer, *, seed: int, render: str, token_bud
     import multiprocessing as mp
 
     cells = _cells(components, float(token_budget), seed)
-    goals = list(_round_goals(float(token_budget), token_budget, chunk_tokens))
-    backend = getattr(tokenizer, "backend_tokenizer", None) or tokenizer._tokenizer
+    goals = list(_round_goals(token_budget, chunk_tokens))
+    tokenizer_json = _backend(tokenizer).to_str()
     ctx = mp.get_context("spawn")  # no fork of a process that may hold torch threads
     parts = _split(cells, workers)
     conns, procs = [], []
@@ -231,7 +234,7 @@ def _parallel_rounds(components, tokenizer, *, seed: int, render: str, token_bud
         for part in parts:
             recv, send = ctx.Pipe(duplex=False)
             p = ctx.Process(target=_worker, daemon=True,
-                            args=(send, os.getpid(), [cells[i] for i in part], goals, backend.to_str(),
+                            args=(send, os.getpid(), [cells[i] for i in part], goals, tokenizer_json,
                                   tokenizer.eos_token_id, render, max_distractors, exclude_ids))
             p.start()
             send.close()
@@ -252,18 +255,11 @@ def _parallel_rounds(components, tokenizer, *, seed: int, render: str, token_bud
             for part, conn in zip(parts, conns):
                 for i, arrays in zip(part, receive(conn)):
                     per_cell[i] = arrays
-            toks = [t for t, _ in per_cell]
-            lens = [n for _, n in per_cell]
-            flat_lens = np.concatenate(lens)
-            starts = np.concatenate([[0], np.cumsum(flat_lens)[:-1]]) if len(flat_lens) else flat_lens
-            order = list(range(len(flat_lens)))
+            docs = [d for toks, lens in per_cell if len(lens) for d in np.split(toks, np.cumsum(lens)[:-1])]
+            order = list(range(len(docs)))
             random.Random(f"{seed}|round|{rnd}").shuffle(order)  # the same permutation as stream_documents
-            flat = np.concatenate(toks) if toks else np.zeros(0, np.uint16)
-            idx = np.asarray(order, dtype=np.int64)
-            sel_lens = flat_lens[idx]
-            gather = (np.repeat(starts[idx] - np.concatenate([[0], np.cumsum(sel_lens)[:-1]]), sel_lens)
-                      + np.arange(int(sel_lens.sum())))
-            yield flat[gather], sel_lens
+            yield (np.concatenate([docs[i] for i in order]) if docs else np.zeros(0, np.uint16),
+                   np.fromiter((len(docs[i]) for i in order), dtype=np.int64, count=len(order)))
         done = [None] * len(cells)
         for part, conn in zip(parts, conns):
             for i, st in zip(part, receive(conn)):
@@ -308,8 +304,7 @@ def build_corpus(components, token_budget: int, tokenizer, out_dir, *, seed: int
                     toks.tofile(f)
                     lengths.append(lens)
                 lens = np.concatenate(lengths)
-                starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64) if len(lens) else lens
-                n_tok = int(lens.sum())
+                starts, n_tok = np.cumsum(lens) - lens, int(lens.sum())
             else:
                 buf: list[np.ndarray] = []
                 for doc in stream_documents(comps, tokenizer, seed=seed, render=render, token_budget=token_budget,
