@@ -238,6 +238,8 @@ class _Resolver:
         components = resolve_mix(self.p, spec.mix)
         if kind == "pretrain":
             components = add_edge_share(self.p, components, self.p.pretrain.edge_share)
+            if self.p.pretrain.mode_weights is not None:
+                components = [dict(c, mode_weights=dict(self.p.pretrain.mode_weights)) for c in components]
         corpus = {"components": components, "token_budget": int(tokens), "seed": seed,
                   "render": self.p.data.render, "max_distractors": self.p.data.max_distractors,
                   "exclude": [self.art("data", x) for x in self.corpus_exclude(spec)]}

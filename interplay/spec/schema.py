@@ -188,6 +188,9 @@ class PretrainCfg(LMCfg):
     # share of tokens on edge-band ops that the spec's mix does not already cover, spread over the mix's contexts
     # (0 = the paper: the base never sees an edge op; App. A.7 varies a related share)
     edge_share: float = knob(0.0, ge=0, le=0.5)
+    # forward/reverse mix of the pre-training corpus only (None = data.mode_weights, which every test set and RL
+    # pool also uses; the paper gives no ratio for pre-training)
+    mode_weights: Optional[Dict[Mode, float]] = knob(None, ge=0)
 
 
 @dataclass

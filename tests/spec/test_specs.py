@@ -135,3 +135,26 @@ def test_edge_share_adds_only_missing_edge_ops():
     assert edge_w == pytest.approx(0.05)
     plain = resolve("ci", ROOT).runs
     assert plain["mid_full"].config["corpus"] == runs["mid_full"].config["corpus"]
+
+
+def test_pretrain_mode_weights_change_only_pretraining_corpora():
+    """`pretrain.mode_weights` sets the forward/reverse mix of every pre-training corpus; test sets, RL pools and
+    mid-training corpora keep `data.mode_weights`."""
+    from interplay.spec.load import load_params
+
+    plain = resolve("ci", ROOT).runs
+    params = load_params(ROOT)
+    params.overrides.profile = {"pretrain": {"mode_weights": {"forward": 0.75, "reverse": 0.25}}}
+    runs = resolve("ci", ROOT, params=params).runs
+    pre = [n for n, r in runs.items() if r.kind == "pretrain"]
+    assert pre and all(c["mode_weights"] == {"forward": 0.75, "reverse": 0.25}
+                       for n in pre for c in runs[n].config["corpus"]["components"])
+    assert all(c["mode_weights"] == {"forward": 0.5, "reverse": 0.5}
+               for n in pre for c in plain[n].config["corpus"]["components"])
+    kinds = {r.kind for r in runs.values()}
+    assert {"generate", "midtrain"} <= kinds
+    for n, r in runs.items():  # test sets, RL pools and mid-training corpora are as without the knob
+        if r.kind == "generate":
+            assert r.config == plain[n].config, n
+        elif r.kind == "midtrain":
+            assert r.config["corpus"] == plain[n].config["corpus"], n
