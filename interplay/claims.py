@@ -18,6 +18,8 @@ Statistics are in [0, 1]:
   of `per_problem.csv` in its `eval_dir`: its `ops` (the resolved band, or its top op), and its `context` if set.
 * `false_positive`: share of samples with the right answer but an unverified process ("reward hacking").
 * `reward`: mean of the logged RL reward (interplay.train.curves) over the last `last` steps of the operand's `rl_dir`.
+* `rollout_strict`: the same over the logged `acc_strict`, the share of each step's rollouts whose whole derivation
+  verifies (the reward a process-verified scorer would pay, whatever reward the run trains on).
 
 Verdicts come from a 95 % percentile bootstrap of d: over test problems (paired, with the same resampled
 problems on both sides, when both arms were evaluated on the same problem ids) and over blocks of consecutive
@@ -42,7 +44,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from interplay.eval import passk as _passk
 from interplay.io import read_json, write_json
-from interplay.knobs import CLAIM_KINDS, VERDICTS, Verdict, plain
+from interplay.knobs import CLAIM_KINDS, RL_METRICS, VERDICTS, Verdict, plain
 from interplay.train.curves import SUMMARY, read_rows
 
 # The side of the claimed region: +1 lower bound (d > / >= threshold), -1 upper bound.
@@ -153,6 +155,7 @@ def _problem_sample(spec: Mapping, k_eff: int) -> _Sample:
 
 
 def _reward_sample(spec: Mapping) -> _Sample:
+    column = RL_METRICS[spec["metric"]]
     paths = arm_paths(spec.get("rl_dir"), "rl", SUMMARY)
     if not paths:
         raise _Missing(f"arm {spec['arm']!r}: no RL run ({SUMMARY}) found{_in(spec.get('rl_dir'), 'rl')}")
@@ -162,13 +165,13 @@ def _reward_sample(spec: Mapping) -> _Sample:
         rows = read_rows(p.parent.parent)  # the run's logged curve, by step (interplay.train.curves)
         if not rows:
             raise _Missing(f"arm {spec['arm']!r}: {p} has no steps")
-        if "reward" not in rows[0]:
-            raise _Missing(f"arm {spec['arm']!r}: {p.parent.parent} logged no 'reward'")
-        v = np.array([float(r.get("reward", np.nan)) for r in rows])[-last:]
+        if column not in rows[0]:
+            raise _Missing(f"arm {spec['arm']!r}: {p.parent.parent} logged no {column!r}")
+        v = np.array([float(r.get(column, np.nan)) for r in rows])[-last:]
         series.append(v[~np.isnan(v)])
     t = min(len(s) for s in series)
     if t == 0:
-        raise _Missing(f"arm {spec['arm']!r}: no reward values in the selected steps")
+        raise _Missing(f"arm {spec['arm']!r}: no {column} values in the selected steps")
     num = np.stack([s[-t:] for s in series])  # align replicates on their last t steps
     # Rewards of consecutive steps are correlated: resample blocks of ~t^(1/3) steps (Künsch's moving blocks).
     block = max(1, round(t ** (1 / 3)))
@@ -243,8 +246,8 @@ def describe(spec: Mapping | None, value: float | None = None) -> str:
     if spec is None:
         return f"{value:g}"
     m = spec["metric"]
-    if m == "reward":
-        return f"{spec['arm']} reward last {spec['last']} steps"
+    if m in RL_METRICS:
+        return f"{spec['arm']} {'rollouts verified' if m == 'rollout_strict' else m} last {spec['last']} steps"
     label = m
     if m in PASS_METRICS:
         k_spec = spec.get("k_spec")
@@ -299,7 +302,7 @@ def check_claim(claim: Mapping, seed: int = 0, n_boot: int = 2000) -> dict:
                 result["notes"].append(f"both sides compared at pass@{k_common}")
         samples = {}
         for name, spec in sides:
-            if spec["metric"] == "reward":
+            if spec["metric"] in RL_METRICS:
                 samples[name] = _reward_sample(spec)
             else:
                 samples[name] = _problem_sample(spec, spec.get("k_used", spec.get("k")))
@@ -316,7 +319,7 @@ def check_claim(claim: Mapping, seed: int = 0, n_boot: int = 2000) -> dict:
         rv = rhs.point() if isinstance(rhs, _Sample) else float(rhs)
         result.update(ours={"lhs": lv, "rhs": rv, "diff": lv - rv}, ci=ci, paired=paired,
                       verdict=verdict(kind, ci, margin))
-        if isinstance(rhs, _Sample) and not paired and "reward" not in (lhs_spec["metric"], rhs_spec["metric"]):
+        if isinstance(rhs, _Sample) and not paired and not {lhs_spec["metric"], rhs_spec["metric"]} & set(RL_METRICS):
             result["notes"].append("arms evaluated on different problems: unpaired bootstrap")
     except _Missing as e:
         result["reason"] = str(e)

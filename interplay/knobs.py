@@ -37,7 +37,9 @@ Accelerator = _enum("Accelerator", "auto", "cpu", "gpu")
 Reward = _enum("Reward", "outcome", "mix", "strict", "gated")  # RL reward (paper Eq. 3)
 VerifyMode = _enum("VerifyMode", "paper", "official_compat")  # how a solution's process is verified
 ClaimKind = _enum("ClaimKind", "greater", "less", "greater_equal", "less_equal", "at_least", "at_most")
-Metric = _enum("Metric", "strict", "answer", "false_positive", "reward")  # a claim operand's statistic
+Metric = _enum("Metric", "strict", "answer", "false_positive", "reward", "rollout_strict")  # a claim operand's statistic
+# claim metrics read from an RL run's logged curve, and the logged column each one averages
+RL_METRICS = {"reward": "reward", "rollout_strict": "acc_strict"}
 At = _enum("At", "all", "top")  # a claim operand's ops: the band's all, or its highest only
 Verdict = _enum("Verdict", "holds", "fails", "inconclusive", "untestable")
 

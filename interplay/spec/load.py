@@ -12,7 +12,7 @@ import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from interplay.knobs import BANDS, range_text
+from interplay.knobs import BANDS, RL_METRICS, range_text
 from interplay.spec.schema import RUN_SECTIONS, Operand, Params, Profile, SpecError, SpecFile
 
 RUN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -217,7 +217,7 @@ def _check_k(specs: Specs, root: Path) -> None:
     for stem, spec in specs.files.items():
         for i, c in enumerate(spec.claims):
             for side, op in (("lhs", c.lhs), ("rhs", c.rhs)):
-                if op is not None and op.metric != "reward" and op.k > n:
+                if op is not None and op.metric not in RL_METRICS and op.k > n:
                     raise SpecError(f"{specs.paths[stem]}: claims[{i}].{side}.k: {op.k} exceeds the paper profile's "
                                     f"eval.n = {n} samples per problem (pass@k needs k <= n)")
 
@@ -321,9 +321,9 @@ def _check(specs: Specs) -> None:
 def _check_operand(spec: SpecFile, key: str, op: Operand, err, kinds) -> None:
     if op.arm not in spec.arms:
         raise err(f"{key}.arm", f"{op.arm!r} is not one of this finding's arms ({', '.join(spec.arms)})")
-    if op.metric == "reward":
+    if op.metric in RL_METRICS:
         if kinds[op.arm] != "rl":
-            raise err(f"{key}.metric", f"metric reward needs an rl arm, {op.arm!r} is {kinds[op.arm]}")
+            raise err(f"{key}.metric", f"metric {op.metric} needs an rl arm, {op.arm!r} is {kinds[op.arm]}")
         return
     if op.at == "top" and op.band is None:
         raise err(f"{key}.at", "`at: top` needs a band")

@@ -20,7 +20,7 @@ from interplay.compute import rl_token_equivalents, split_budget
 from interplay.eval.ladder import ladder_contexts
 from interplay.spec.load import Specs, load_params, load_profile, load_specs
 from interplay.eval.config import EvalConfig
-from interplay.knobs import CONTEXTS, plain, section
+from interplay.knobs import CONTEXTS, RL_METRICS, plain, section
 from interplay.spec.schema import Claim, Mix, Operand, Params, Profile, SpecError
 from interplay.train.config import LMCfg
 from interplay.train.rewards import resolve_verify_mode
@@ -389,7 +389,7 @@ class _Resolver:
             d: dict[str, Any] = {"arm": op.arm, "metric": op.metric, "k": op.k, "k_spec": op.k, "band": op.band,
                                  "at": op.at, "context": op.context, "testset": ts, "last": op.last,
                                  "eval_dir": arm["eval_dirs"][ts], "rl_dir": arm["rl_dir"], "ops": None}
-            if op.metric == "reward":
+            if op.metric in RL_METRICS:
                 return d
             d["k"] = min(op.k, self.p.eval.n)  # a profile with n < k reports pass@n (recorded as k_spec)
             ts_ops = {o for g in self.runs[ts].config["groups"] for o in g["ops"]}

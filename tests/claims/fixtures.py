@@ -35,14 +35,16 @@ def write_per_problem(d: Path, p_strict: dict[int, float], *, n: int = 16, per_o
     return path
 
 
-def write_rewards(d: Path, rewards: list[float]) -> Path:
-    """An RL run's curve as run_rl logs it: DVCLive files under d/dvclive (interplay.train.curves)."""
+def write_rewards(d: Path, rewards: list[float], acc_strict: list[float] | None = None) -> Path:
+    """An RL run's curve as run_rl logs it: DVCLive files under d/dvclive (interplay.train.curves); the share of
+    rollouts verified in process is `acc_strict` (default: equal to the reward)."""
     from dvclive import Live
 
     with Live(str(d / "dvclive"), dvcyaml=None, save_dvc_exp=False) as live:
         for i, r in enumerate(rewards):
             live.step = i + 1
-            for key, v in (("reward", r), ("reward_std", 0.1), ("acc_strict", r), ("kl", 0.001)):
+            strict = r if acc_strict is None else acc_strict[i]
+            for key, v in (("reward", r), ("reward_std", 0.1), ("acc_strict", strict), ("kl", 0.001)):
                 live.log_metric(key, v)
             live.make_summary()
     return d / "dvclive" / "metrics.json"
@@ -59,7 +61,7 @@ def bind(c: dict, arms: dict, bands: dict = BANDS) -> dict:
         op = c[side]
         if op is None:
             continue
-        if op["metric"] == "reward":
+        if op["metric"] in ("reward", "rollout_strict"):
             op.setdefault("rl_dir", arms.get(op["arm"]))
             op.setdefault("last", 5)
             continue

@@ -192,6 +192,24 @@ def test_reward_statistics(tmp_path):
     assert r["verdict"] == "inconclusive" and "logged no 'reward'" in r["reason"]
 
 
+def test_rollout_strict_separates_guessing_from_competence(tmp_path):
+    """A too-hard arm whose outcome reward is answer guessing (.25) while no rollout verifies: the reward claim
+    fails, the rollout_strict claim holds (docs/decisions.md D14); the column read is the logged acc_strict."""
+    rng = np.random.default_rng(0)
+    write_rewards(tmp_path / "beyond", list(0.25 + 0.03 * rng.standard_normal(40)), acc_strict=[0.0] * 40)
+    dirs = {"beyond": tmp_path / "beyond"}
+    reward = {"id": "r", "kind": "at_most", "lhs": {"arm": "beyond", "metric": "reward", "last": 10}, "value": 0.05}
+    verified = {"id": "v", "kind": "at_most", "lhs": {"arm": "beyond", "metric": "rollout_strict", "last": 10},
+                "value": 0.05}
+    r, v = check(reward, dirs, BANDS), check(verified, dirs, BANDS)
+    assert r["verdict"] == "fails" and 0.2 < r["ours"]["lhs"] < 0.3
+    assert v["verdict"] == "holds" and v["ours"]["lhs"] == 0.0 and v["lhs"]["steps"] == 10
+    assert "rollouts verified" in v["lhs"]["label"]
+    write_rewards(tmp_path / "rising", [0.0] * 40, acc_strict=list(np.linspace(0.0, 0.5, 40)))
+    v2 = check({**verified, "lhs": {**verified["lhs"], "arm": "rising"}}, {"rising": tmp_path / "rising"}, BANDS)
+    assert v2["verdict"] == "fails" and v2["ours"]["lhs"] > 0.4
+
+
 def test_seed_replicates(tmp_path):
     for s in range(3):
         write_per_problem(tmp_path / "rl" / f"seed{s}", RL_EDGE, seed=10 + s)

@@ -178,3 +178,10 @@ def test_claim_k_clamped_at_small_profiles_is_reported(repo):
     res = resolve("ci")
     ops = [op for c in res.runs["claims_extrapolation"].config["claims"] for op in (c["lhs"], c["rhs"]) if op]
     assert {(op["k_spec"], op["k"]) for op in ops} == {(128, 4), (1, 1)}
+
+
+def test_rl_metric_on_a_model_without_rl(repo):
+    edit(repo / "specs/extrapolation.yaml", "lhs: {arm: rl_beyond, metric: rollout_strict}",
+         "lhs: {arm: base, metric: rollout_strict}")
+    msg = error()
+    assert msg.startswith("specs/extrapolation.yaml: ") and "metric rollout_strict needs an rl arm" in msg

@@ -66,6 +66,9 @@ def reached(prof: Profile, res) -> dict[str, list[tuple]]:
         (pytest.approx(sum(m["weight"] for m in c["corpus"]["components"] if set(m["ops"]) <= edge)), pre.edge_share)
         for c in cfgs("pretrain")
         if edge - {o for m in resolve_mix(prof, res.specs.runs[c["name"]][2].mix) for o in m["ops"]}]
+    pre_modes = plain(pre.mode_weights if pre.mode_weights is not None else prof.data.mode_weights)
+    out["pretrain.mode_weights"] = [(m["mode_weights"], pre_modes)
+                                    for c in cfgs("pretrain") for m in c["corpus"]["components"]]
     for f in dataclasses.fields(RLCfg):
         if f.name != "steps":
             out[f"rl.{f.name}"] = [(c["rl"][f.name], plain(getattr(rl, f.name))) for c in cfgs("rl")]
