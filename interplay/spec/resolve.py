@@ -240,8 +240,11 @@ class _Resolver:
             components = add_edge_share(self.p, components, self.p.pretrain.edge_share)
             if self.p.pretrain.mode_weights is not None:
                 components = [dict(c, mode_weights=dict(self.p.pretrain.mode_weights)) for c in components]
+        distractors = self.p.data.max_distractors
+        if kind == "pretrain" and self.p.pretrain.max_distractors is not None:
+            distractors = self.p.pretrain.max_distractors
         corpus = {"components": components, "token_budget": int(tokens), "seed": seed,
-                  "render": self.p.data.render, "max_distractors": self.p.data.max_distractors,
+                  "render": self.p.data.render, "max_distractors": distractors,
                   "exclude": [self.art("data", x) for x in self.corpus_exclude(spec)]}
         # `lm` is interplay.train.config.LMRunConfig (run_lm's typed config): the profile's LM section as is,
         # bound to this run; the stage adds `threads`.

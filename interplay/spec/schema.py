@@ -191,6 +191,8 @@ class PretrainCfg(LMCfg):
     # forward/reverse mix of the pre-training corpus only (None = data.mode_weights, which every test set and RL
     # pool also uses; the paper gives no ratio for pre-training)
     mode_weights: Optional[Dict[Mode, float]] = knob(None, ge=0)
+    # distractor cap of the pre-training corpus only (None = data.max_distractors, as every test set and RL pool)
+    max_distractors: Optional[int] = knob(None, ge=0)
 
 
 @dataclass

@@ -69,6 +69,8 @@ def reached(prof: Profile, res) -> dict[str, list[tuple]]:
     pre_modes = plain(pre.mode_weights if pre.mode_weights is not None else prof.data.mode_weights)
     out["pretrain.mode_weights"] = [(m["mode_weights"], pre_modes)
                                     for c in cfgs("pretrain") for m in c["corpus"]["components"]]
+    pre_distractors = pre.max_distractors if pre.max_distractors is not None else prof.data.max_distractors
+    out["pretrain.max_distractors"] = [(c["corpus"]["max_distractors"], pre_distractors) for c in cfgs("pretrain")]
     for f in dataclasses.fields(RLCfg):
         if f.name != "steps":
             out[f"rl.{f.name}"] = [(c["rl"][f.name], plain(getattr(rl, f.name))) for c in cfgs("rl")]

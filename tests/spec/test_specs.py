@@ -137,9 +137,9 @@ def test_edge_share_adds_only_missing_edge_ops():
     assert plain["mid_full"].config["corpus"] == runs["mid_full"].config["corpus"]
 
 
-def test_pretrain_mode_weights_change_only_pretraining_corpora():
-    """`pretrain.mode_weights` sets the forward/reverse mix of every pre-training corpus; test sets, RL pools and
-    mid-training corpora keep `data.mode_weights`."""
+def test_pretrain_data_knobs_change_only_pretraining_corpora():
+    """`pretrain.mode_weights` / `pretrain.max_distractors` set the forward/reverse mix and the distractor cap of
+    every pre-training corpus; test sets, RL pools and mid-training corpora keep the `data` section's."""
     from interplay.spec.load import load_params
 
     plain = resolve("ci", ROOT).runs
@@ -151,6 +151,9 @@ def test_pretrain_mode_weights_change_only_pretraining_corpora():
                        for n in pre for c in runs[n].config["corpus"]["components"])
     assert all(c["mode_weights"] == {"forward": 0.5, "reverse": 0.5}
                for n in pre for c in plain[n].config["corpus"]["components"])
+    params.overrides.profile["pretrain"]["max_distractors"] = 4
+    runs = resolve("ci", ROOT, params=params).runs
+    assert all(runs[n].config["corpus"]["max_distractors"] == 4 for n in pre)
     kinds = {r.kind for r in runs.values()}
     assert {"generate", "midtrain"} <= kinds
     for n, r in runs.items():  # test sets, RL pools and mid-training corpora are as without the knob
