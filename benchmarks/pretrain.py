@@ -189,6 +189,41 @@ def compile_vs_eager(root: Path, tok_dir, shard_dir, steps: int, base_tokens: in
     return out
 
 
+def side_by_side(root: Path, tok_dir, shard_dir, steps: int) -> dict:
+    """Two compiled bases of `steps` steps each (the profile's shape, seeds 1 and 2): one after the other on 2 DDP
+    processes × 1 thread each, against both at once in one process × 1 thread each (what `interplay reproduce`'s
+    pre-training pass does when `pretrain.devices` is 1). Inductor's cache is warmed for both shapes first."""
+    import subprocess
+
+    import yaml
+
+    def cfg(name: str, seed: int, devices: int, s: int) -> Path:
+        shape = {**PROFILE_SHAPE, "devices": devices,
+                 "micro_batch_size": PROFILE_SHAPE["micro_batch_size"] * 2 // devices}
+        c = dict(tokenizer=str(tok_dir), shards=str(shard_dir), model="cpu", accelerator="cpu", compile=True, seed=seed,
+                 token_budget=s * shape["tokens_per_step"], ckpt_every=10**6, **shape)
+        p = root / f"{name}.yaml"
+        p.write_text(yaml.safe_dump(c))
+        return p
+
+    def launch(name: str, seed: int, devices: int, s: int):
+        return subprocess.Popen([sys.executable, "-m", "interplay.train.run_lm", str(cfg(name, seed, devices, s)),
+                                 str(root / name)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    for devices in (2, 1):  # warm the compile cache of both shapes
+        assert launch(f"warm{devices}", 1, devices, 10).wait() == 0
+    t = time.perf_counter()
+    for seed in (1, 2):
+        assert launch(f"seq{seed}", seed, 2, steps).wait() == 0
+    sequential = time.perf_counter() - t
+    t = time.perf_counter()
+    procs = [launch(f"par{seed}", seed, 1, steps) for seed in (1, 2)]
+    assert all(p.wait() == 0 for p in procs)
+    parallel = time.perf_counter() - t
+    tokens = 2 * steps * PROFILE_SHAPE["tokens_per_step"]
+    return {"sequential": (sequential, tokens / sequential), "parallel": (parallel, tokens / parallel)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="ci", choices=list(SHAPES))
@@ -199,12 +234,17 @@ def main() -> None:
     ap.add_argument("--ddp", action="store_true", help="also compare 1 process × 2 threads vs 2 DDP × 1 thread")
     ap.add_argument("--compile", action="store_true", help="also compare torch.compile with eager (2 DDP × 1 thread)")
     ap.add_argument("--compile-steps", type=int, default=300, help="S: the compile comparison runs S and 2S steps")
+    ap.add_argument("--side-by-side", action="store_true",
+                    help="also compare two compiled bases one per core at once with one after the other on 2 DDP")
+    ap.add_argument("--side-steps", type=int, default=600, help="steps of each base in --side-by-side")
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="bench_pretrain_"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     shape = SHAPES[args.preset]
-    budget = max(200_000, 2 * args.steps * shape["tokens_per_step"], 4 * args.compile_steps * PROFILE_SHAPE["tokens_per_step"] if args.compile else 0)
+    budget = max(200_000, 2 * args.steps * shape["tokens_per_step"],
+                 4 * args.compile_steps * PROFILE_SHAPE["tokens_per_step"] if args.compile else 0,
+                 2 * args.side_steps * PROFILE_SHAPE["tokens_per_step"] if args.side_by_side else 0)
     tok_dir, shard_dir, vocab = make_data(root, budget=budget)
     cfg = load_config(dict(tokenizer=str(tok_dir), shards=str(shard_dir), model=args.preset, accelerator="cpu", devices=1,
                            ckpt_every=10**6,  # per-step timing; checkpoint cost is amortized (every steps/10) in real runs
@@ -245,6 +285,11 @@ def main() -> None:
                   f"(walls {walls[0]:.0f} / {walls[1]:.0f} s for {args.compile_steps} / {2 * args.compile_steps} "
                   f"steps); a 25M-token base {proj / 60:.1f} min (cold one-off + tokens / steady)")
         print(f"pretrain_compile_vs_eager: ratio {res['eager'][2] / res['compiled'][2]:.2f} (target 1.1)")
+    if args.side_by_side:
+        res = side_by_side(root, tok_dir, shard_dir, args.side_steps)
+        for k, (wall, tps) in res.items():
+            print(f"two bases  {k:10s} wall {wall:.0f} s, {tps:,.0f} tokens/s through the machine")
+        print(f"pretrain_side_by_side_vs_ddp: ratio {res['sequential'][0] / res['parallel'][0]:.2f} (target 1.3)")
     print(f"pretrain_lightning_vs_bare: ratio {ml / mb:.3f} (target 0.97)")
     print(f"pretrain_model_flops_vs_mm_peak: ratio {ml * fmodel / mp:.2f} (target 0.5)")
 

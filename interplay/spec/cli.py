@@ -149,14 +149,91 @@ def reproduce(
     venv_dvc = Path(sys.executable).with_name("dvc")
     dvc = str(venv_dvc) if venv_dvc.exists() else shutil.which("dvc") or "dvc"
     cmd = [dvc, "repro", *(["--dry"] if dry else []), *targets]
-    console.print(f"[bold]$ {' '.join(['dvc', *cmd[1:]])}[/]  (profile {res.profile.name})")
     # stages run `python -m stages...`: make that the interpreter running this CLI (its virtualenv)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    if not dry:
+        _pretrain_pass(res, targets, dvc, env)
+    console.print(f"[bold]$ {' '.join(['dvc', *cmd[1:]])}[/]  (profile {res.profile.name})")
     rc = subprocess.call(cmd, env=env)
     if rc != 0:
         _fail(f"dvc repro failed with exit code {rc}", rc)
     for f in names:
         _print_verdicts(res, f)
+
+
+def _cores() -> int:
+    """Cores this process may use (as `interplay.eval.evaluate.default_workers` counts them on CPU)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def upstream(res, targets: list[str]) -> list[str]:
+    """The runs that `targets` read, directly or not, targets included, in the resolver's topological order."""
+    seen: set[str] = set()
+    todo = [t for t in targets if t in res.runs]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += res.runs[name].inputs
+    return [n for n in res.runs if n in seen]
+
+
+def pretrain_jobs(res, names: list[str], cores: int) -> int:
+    """Pre-training stages to run at once: one per core when each trains in one process (`pretrain.devices: 1`),
+    else 1 (a DDP stage already uses every core)."""
+    lms = [res.runs[n].config["lm"] for n in names]
+    if len(lms) < 2 or any(int(lm.get("devices", 0)) != 1 for lm in lms):
+        return 1
+    return max(1, min(cores, len(lms)))
+
+
+def _pretrain_pass(res, targets: list[str], dvc: str, env: dict) -> None:
+    """Train the targets' independent pre-training runs side by side, one per core, before the main `dvc repro`.
+
+    `dvc repro` runs one stage at a time. Bases share no data, and one compiled process per core puts ~1.6x the
+    tokens through 2 cores that one 2-process DDP run does (docs/calibration.md), so when the profile trains each base
+    in one process, their stages run as separate `dvc --wait-for-lock repro --single-item STAGE` calls, as DVC's
+    documentation suggests for parallel branches (DVC releases its repo lock while a stage's command runs and
+    guards paths with read/write locks). Their upstream stages (data, tokenizer) run first, sequentially. The main
+    `dvc repro` then finds them up to date; results are the same bytes as a sequential run (each stage is a pure
+    function of its config). Each stage's output goes to artifacts/<profile>/logs/<stage>.log."""
+    import time
+    from collections import deque
+
+    names = [n for n in upstream(res, targets) if res.runs[n].kind == "pretrain"]
+    jobs = pretrain_jobs(res, names, _cores())
+    if jobs < 2:
+        return
+    deps = sorted({d for n in names for d in upstream(res, res.runs[n].inputs)}, key=list(res.runs).index)
+    console.print(f"[bold]pre-training pass:[/] {len(names)} bases, {jobs} at a time (one process each)")
+    if deps and subprocess.call([dvc, "repro", *deps], env=env) != 0:
+        _fail("dvc repro of the pre-training inputs failed", 1)
+    logs = Path(res.runs[names[0]].out).parents[1] / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    queue, running, failed = deque(names), {}, []
+    while queue or running:
+        while queue and len(running) < jobs:
+            name = queue.popleft()
+            log = open(logs / f"{name}.log", "w")
+            proc = subprocess.Popen([dvc, "--wait-for-lock", "repro", "--single-item", name], env=env,
+                                    stdout=log, stderr=subprocess.STDOUT)
+            running[name] = (proc, log, time.time())
+            console.print(f"  started {name} (log: {logs / f'{name}.log'})")
+        time.sleep(1)
+        for name, (proc, log, t0) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            log.close()
+            del running[name]
+            console.print(f"  {'finished' if proc.returncode == 0 else 'FAILED'} {name} "
+                          f"({(time.time() - t0) / 60:.1f} min, exit {proc.returncode})")
+            if proc.returncode != 0:
+                failed.append(name)
+                queue.clear()  # let the running ones finish (their checkpoints resume next time), start no more
+    if failed:
+        tail = (logs / f"{failed[0]}.log").read_text().splitlines()[-15:]
+        console.print("\n".join(tail))
+        _fail(f"pre-training failed: {', '.join(failed)} (logs in {logs})", 1)
 
 
 def _set_profile(root: Path, profile: str) -> None:

@@ -107,6 +107,60 @@ def test_reproduce_one_finding_with_stand_in_library(tmp_path, monkeypatch):
     assert "strict_pass1_hard" in r.output and "inconclusive" in r.output
 
 
+def test_pretrain_jobs_and_upstream():
+    """The pre-training pass runs the targets' bases one per core only when each trains in one process."""
+    from interplay.spec.cli import pretrain_jobs, upstream
+    from interplay.spec.load import load_params
+    from interplay.spec.resolve import resolve
+
+    res = resolve("ci", ROOT)
+    up = upstream(res, ["report_context"])
+    bases = [n for n in up if res.runs[n].kind == "pretrain"]
+    assert bases == ["base_ctx0", "base_ctx01", "base_ctx1", "base_ctx10"]
+    assert up.index("tok") < up.index("base_ctx0") and "base" not in up and up[-1] == "report_context"
+    assert pretrain_jobs(res, bases, cores=2) == 2  # ci trains each base in one process
+    assert pretrain_jobs(res, bases, cores=1) == 1
+    assert pretrain_jobs(res, bases[:1], cores=2) == 1
+    params = load_params(ROOT)
+    params.overrides.profile = {"pretrain": {"devices": 2}}
+    ddp = resolve("ci", ROOT, params=params)
+    assert pretrain_jobs(ddp, bases, cores=2) == 1  # a DDP base already uses both cores
+
+
+@pytest.mark.slow
+def test_reproduce_trains_independent_bases_side_by_side(tmp_path, monkeypatch):
+    """`interplay reproduce context --profile ci`: the four context bases run as parallel `dvc repro --single-item`
+    calls before the main `dvc repro`, which then finds them up to date."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.spec import fakelib
+
+    root = tmp_path / "repo"
+    for d in ("specs", "stages", "interplay"):
+        shutil.copytree(ROOT / d, root / d, ignore=shutil.ignore_patterns("__pycache__"))
+    for f in ("params.yaml", ".dvcignore"):
+        shutil.copy(ROOT / f, root / f)
+    fakelib.install(root)
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    dvc = str(Path(sys.executable).with_name("dvc"))
+    subprocess.run([dvc, "init", "-q"], cwd=root, check=True)
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("INTERPLAY_THREADS", "1")
+    monkeypatch.setattr("interplay.spec.cli._cores", lambda: 2)
+    r = runner.invoke(app, ["reproduce", "context", "--profile", "ci"])
+    assert r.exit_code == 0, r.output
+    assert "pre-training pass: 4 bases, 2 at a time" in r.output
+    for b in ("base_ctx0", "base_ctx01", "base_ctx1", "base_ctx10"):
+        assert f"finished {b}" in r.output and (root / "artifacts/ci/logs" / f"{b}.log").is_file()
+        assert f"Running stage '{b}'" not in r.output  # the main dvc repro did not train it again
+    assert (root / "reports/ci/context/report.md").is_file()
+    status = subprocess.run([dvc, "status", "report_context"], cwd=root, capture_output=True, text=True)
+    assert "up to date" in status.stdout
+
+
 def test_status_and_verdicts_from_artifacts(repo):
     from interplay.io import write_json
 
