@@ -456,11 +456,13 @@ def _worker_chunk(problems, keys, sample_kw, mode, nll):
 
 def default_workers(device: str | torch.device | None) -> int:
     """Evaluation worker processes when not given: one per available core on CPU (1 thread each; measured
-    faster than one process with all cores, benchmarks/evaluate.py), one process on a GPU."""
+    faster than one process with all cores, benchmarks/evaluate.py), at most $INTERPLAY_WORKERS; one on a GPU."""
     dev = str(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if not dev.startswith("cpu"):
         return 1
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    given = os.environ.get("INTERPLAY_WORKERS")  # the cores `interplay reproduce` left this stage (its parallel pass)
+    return max(1, min(cores, int(given))) if given else cores
 
 
 def evaluate(checkpoint_dir: str | os.PathLike, testsets: Sequence[str | os.PathLike], *, n: int = _CFG.n,

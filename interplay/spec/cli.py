@@ -152,7 +152,7 @@ def reproduce(
     # stages run `python -m stages...`: make that the interpreter running this CLI (its virtualenv)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     if not dry:
-        _pretrain_pass(res, targets, dvc, env)
+        _parallel_pass(res, targets, dvc, env)
     console.print(f"[bold]$ {' '.join(['dvc', *cmd[1:]])}[/]  (profile {res.profile.name})")
     rc = subprocess.call(cmd, env=env)
     if rc != 0:
@@ -178,62 +178,106 @@ def upstream(res, targets: list[str]) -> list[str]:
     return [n for n in res.runs if n in seen]
 
 
-def pretrain_jobs(res, names: list[str], cores: int) -> int:
-    """Pre-training stages to run at once: one per core when each trains in one process (`pretrain.devices: 1`),
-    else 1 (a DDP stage already uses every core)."""
-    lms = [res.runs[n].config["lm"] for n in names]
-    if len(lms) < 2 or any(int(lm.get("devices", 0)) != 1 for lm in lms):
-        return 1
-    return max(1, min(cores, len(lms)))
+def stage_cores(run, cores: int) -> int | None:
+    """Cores a stage keeps busy: its DDP processes for training runs (`devices`, 0 = auto: 2 on CPU), None for an
+    evaluation (it takes whatever is free: its results never depend on its worker count), 1 for the rest."""
+    if run.kind in ("pretrain", "midtrain", "rl"):
+        section = run.config["rl" if run.kind == "rl" else "lm"]
+        devices = int(section.get("devices", 0))
+        if devices == 0:
+            devices = _rl_auto_devices(section) if run.kind == "rl" else 2
+        return max(1, min(devices, cores))
+    return None if run.kind == "evaluate" else 1
 
 
-def _pretrain_pass(res, targets: list[str], dvc: str, env: dict) -> None:
-    """Train the targets' independent pre-training runs side by side, one per core, before the main `dvc repro`.
+def _rl_auto_devices(rl: dict) -> int:
+    from interplay.train.rl_config import load_rl_config  # resolves devices 0 by rl_config.auto_devices
 
-    `dvc repro` runs one stage at a time. Bases share no data, and one compiled process per core puts ~1.6x the
-    tokens through 2 cores that one 2-process DDP run does (docs/calibration.md), so when the profile trains each base
-    in one process, their stages run as separate `dvc --wait-for-lock repro --single-item STAGE` calls, as DVC's
-    documentation suggests for parallel branches (DVC releases its repo lock while a stage's command runs and
-    guards paths with read/write locks). Their upstream stages (data, tokenizer) run first, sequentially. The main
-    `dvc repro` then finds them up to date; results are the same bytes as a sequential run (each stage is a pure
-    function of its config). Each stage's output goes to artifacts/<profile>/logs/<stage>.log."""
+    return load_rl_config(rl).devices
+
+
+def _stale(dvc: str, env: dict, names: list[str], res) -> set[str]:
+    """The stages `dvc repro` would run: those `dvc status` reports changed, and everything downstream of them."""
+    import json
+
+    out = subprocess.run([dvc, "status", "--json", *names], env=env, capture_output=True, text=True)
+    try:
+        changed = {k.split(":")[-1] for k in json.loads(out.stdout or "{}")} if out.returncode == 0 else set(names)
+    except ValueError:
+        changed = set(names)
+    stale: set[str] = set()
+    for n in names:  # topological order: a stage reruns when it changed or anything it reads reruns
+        if n in changed or any(i in stale for i in res.runs[n].inputs):
+            stale.add(n)
+    return stale
+
+
+def _has_gpu() -> bool:
+    """Stages would share one accelerator on a GPU machine: there the pipeline runs them one at a time."""
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:
+        return False
+
+
+def _parallel_pass(res, targets: list[str], dvc: str, env: dict) -> None:
+    """Run the targets' stale stages side by side on the CPU's cores before the main `dvc repro`.
+
+    `dvc repro` runs one stage at a time. Here every stage whose inputs are done starts as its own
+    `dvc --wait-for-lock repro --single-item STAGE` (DVC's documented way to run branches in parallel: it releases its
+    repo lock while a stage's command runs and guards paths with read/write locks) as soon as enough cores are free:
+    a training stage takes as many cores as it has processes (`devices`), an evaluation takes what is free (1 or 2
+    worker processes, same results either way), anything else one. A base trained in one process thus runs beside
+    another (two compiled one-process bases put ~1.6x the tokens of one 2-process DDP run through 2 cores:
+    docs/calibration.md). Results are the bytes of a sequential run, as each stage is a pure function of its config
+    and inputs, and the main `dvc repro` afterwards finds every stage up to date. Each stage's output goes to
+    artifacts/<profile>/logs/<stage>.log; after a failure the running stages finish and nothing new starts."""
     import time
-    from collections import deque
 
-    names = [n for n in upstream(res, targets) if res.runs[n].kind == "pretrain"]
-    jobs = pretrain_jobs(res, names, _cores())
-    if jobs < 2:
+    cores = _cores()
+    names = upstream(res, targets)
+    if cores < 2 or not names or _has_gpu():
         return
-    deps = sorted({d for n in names for d in upstream(res, res.runs[n].inputs)}, key=list(res.runs).index)
-    console.print(f"[bold]pre-training pass:[/] {len(names)} bases, {jobs} at a time (one process each)")
-    if deps and subprocess.call([dvc, "repro", *deps], env=env) != 0:
-        _fail("dvc repro of the pre-training inputs failed", 1)
+    if subprocess.call([dvc, "repro", "--single-item", "resolve"], env=env, stdout=subprocess.DEVNULL) != 0:
+        _fail("dvc repro resolve failed", 1)  # every stage reads the configs that `resolve` writes
+    stale = _stale(dvc, env, names, res)
+    todo = [n for n in names if n in stale]
+    if not todo:
+        return
     logs = Path(res.runs[names[0]].out).parents[1] / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    queue, running, failed = deque(names), {}, []
-    while queue or running:
-        while queue and len(running) < jobs:
-            name = queue.popleft()
+    console.print(f"[bold]parallel pass:[/] {len(todo)} stages on {cores} cores (logs: {logs})")
+    done = {n for n in names if n not in stale}
+    running: dict[str, tuple] = {}
+    failed: list[str] = []
+    while (todo and not failed) or running:
+        free = cores - sum(r[3] for r in running.values())
+        for name in [n for n in todo if all(i in done for i in res.runs[n].inputs)]:
+            need = stage_cores(res.runs[name], cores)
+            use = free if need is None else need
+            if failed or use < 1 or use > free:
+                continue
             log = open(logs / f"{name}.log", "w")
-            proc = subprocess.Popen([dvc, "--wait-for-lock", "repro", "--single-item", name], env=env,
+            child_env = {**env, "INTERPLAY_WORKERS": str(use)} if need is None else env
+            proc = subprocess.Popen([dvc, "--wait-for-lock", "repro", "--single-item", name], env=child_env,
                                     stdout=log, stderr=subprocess.STDOUT)
-            running[name] = (proc, log, time.time())
-            console.print(f"  started {name} (log: {logs / f'{name}.log'})")
-        time.sleep(1)
-        for name, (proc, log, t0) in list(running.items()):
+            running[name] = (proc, log, time.time(), use)
+            todo.remove(name)
+            free -= use
+        time.sleep(0.2)
+        for name, (proc, log, t0, use) in list(running.items()):
             if proc.poll() is None:
                 continue
             log.close()
             del running[name]
-            console.print(f"  {'finished' if proc.returncode == 0 else 'FAILED'} {name} "
-                          f"({(time.time() - t0) / 60:.1f} min, exit {proc.returncode})")
-            if proc.returncode != 0:
-                failed.append(name)
-                queue.clear()  # let the running ones finish (their checkpoints resume next time), start no more
+            ok = proc.returncode == 0
+            console.print(f"  {'done' if ok else 'FAILED'} {name} ({time.time() - t0:.0f} s, {use} of {cores} cores)")
+            (done.add if ok else failed.append)(name)
     if failed:
-        tail = (logs / f"{failed[0]}.log").read_text().splitlines()[-15:]
-        console.print("\n".join(tail))
-        _fail(f"pre-training failed: {', '.join(failed)} (logs in {logs})", 1)
+        console.print("\n".join((logs / f"{failed[0]}.log").read_text().splitlines()[-15:]))
+        _fail(f"stage failed: {', '.join(failed)} (log: {logs / (failed[0] + '.log')})", 1)
 
 
 def _set_profile(root: Path, profile: str) -> None:

@@ -107,9 +107,9 @@ def test_reproduce_one_finding_with_stand_in_library(tmp_path, monkeypatch):
     assert "strict_pass1_hard" in r.output and "inconclusive" in r.output
 
 
-def test_pretrain_jobs_and_upstream():
-    """The pre-training pass runs the targets' bases one per core only when each trains in one process."""
-    from interplay.spec.cli import pretrain_jobs, upstream
+def test_stage_cores_and_upstream():
+    """What the parallel pass runs (a target's upstream, in order) and how many cores each stage takes."""
+    from interplay.spec.cli import stage_cores, upstream
     from interplay.spec.load import load_params
     from interplay.spec.resolve import resolve
 
@@ -117,20 +117,35 @@ def test_pretrain_jobs_and_upstream():
     up = upstream(res, ["report_context"])
     bases = [n for n in up if res.runs[n].kind == "pretrain"]
     assert bases == ["base_ctx0", "base_ctx01", "base_ctx1", "base_ctx10"]
-    assert up.index("tok") < up.index("base_ctx0") and "base" not in up and up[-1] == "report_context"
-    assert pretrain_jobs(res, bases, cores=2) == 2  # ci trains each base in one process
-    assert pretrain_jobs(res, bases, cores=1) == 1
-    assert pretrain_jobs(res, bases[:1], cores=2) == 1
+    assert up.index("tok") < up.index("base_ctx0") < up.index("rl_ctx0") and up[-1] == "report_context"
+    assert "base" not in up and "rl_edge" not in up  # only this finding's runs
+    assert [stage_cores(res.runs[b], 2) for b in bases] == [1, 1, 1, 1]  # ci: `pretrain.devices: 1`
+    assert stage_cores(res.runs["tok"], 2) == 1 and stage_cores(res.runs["eval_rl_ctx0__test_context"], 2) is None
+    cpu = resolve("cpu", ROOT)
+    assert stage_cores(cpu.runs["base"], 2) == 2  # devices 0 = 2 DDP processes on CPU
+    assert stage_cores(cpu.runs["base"], 1) == 1
+    assert stage_cores(cpu.runs["rl_edge"], 2) == 2  # rl_config.auto_devices: 32 prompts split over 2 x 2 mini-batches
     params = load_params(ROOT)
     params.overrides.profile = {"pretrain": {"devices": 2}}
-    ddp = resolve("ci", ROOT, params=params)
-    assert pretrain_jobs(ddp, bases, cores=2) == 1  # a DDP base already uses both cores
+    assert stage_cores(resolve("ci", ROOT, params=params).runs["base_ctx0"], 2) == 2
+
+
+def test_evaluation_workers_follow_the_parallel_pass(monkeypatch):
+    from interplay.eval.evaluate import default_workers
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.delenv("INTERPLAY_WORKERS", raising=False)
+    assert default_workers("cpu") == 2
+    monkeypatch.setenv("INTERPLAY_WORKERS", "1")
+    assert default_workers("cpu") == 1
+    monkeypatch.setenv("INTERPLAY_WORKERS", "8")
+    assert default_workers("cpu") == 2
 
 
 @pytest.mark.slow
 def test_reproduce_trains_independent_bases_side_by_side(tmp_path, monkeypatch):
-    """`interplay reproduce context --profile ci`: the four context bases run as parallel `dvc repro --single-item`
-    calls before the main `dvc repro`, which then finds them up to date."""
+    """`interplay reproduce context --profile ci`: every stage runs as a parallel `dvc repro --single-item` call
+    (the one-process ci bases side by side) before the main `dvc repro`, which then finds them up to date."""
     import shutil
     import subprocess
     import sys
@@ -152,10 +167,11 @@ def test_reproduce_trains_independent_bases_side_by_side(tmp_path, monkeypatch):
     monkeypatch.setattr("interplay.spec.cli._cores", lambda: 2)
     r = runner.invoke(app, ["reproduce", "context", "--profile", "ci"])
     assert r.exit_code == 0, r.output
-    assert "pre-training pass: 4 bases, 2 at a time" in r.output
-    for b in ("base_ctx0", "base_ctx01", "base_ctx1", "base_ctx10"):
-        assert f"finished {b}" in r.output and (root / "artifacts/ci/logs" / f"{b}.log").is_file()
-        assert f"Running stage '{b}'" not in r.output  # the main dvc repro did not train it again
+    assert "parallel pass:" in r.output
+    for b in ("base_ctx0", "base_ctx01", "base_ctx1", "base_ctx10", "rl_ctx0", "eval_rl_ctx0__test_context"):
+        assert f"done {b}" in r.output and (root / "artifacts/ci/logs" / f"{b}.log").is_file()
+        assert f"Running stage '{b}'" not in r.output  # the main dvc repro did not run it again
+    assert "done base_ctx0 (" in r.output and "1 of 2 cores" in r.output
     assert (root / "reports/ci/context/report.md").is_file()
     status = subprocess.run([dvc, "status", "report_context"], cwd=root, capture_output=True, text=True)
     assert "up to date" in status.stdout
