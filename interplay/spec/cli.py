@@ -200,7 +200,7 @@ def _stale(dvc: str, env: dict, names: list[str], res) -> set[str]:
     """The stages `dvc repro` would run: those `dvc status` reports changed, and everything downstream of them."""
     import json
 
-    out = subprocess.run([dvc, "status", "--json", *names], env=env, capture_output=True, text=True)
+    out = subprocess.run([dvc, "status", "--json"], env=env, capture_output=True, text=True)  # one pass over all
     try:
         changed = {k.split(":")[-1] for k in json.loads(out.stdout or "{}")} if out.returncode == 0 else set(names)
     except ValueError:
