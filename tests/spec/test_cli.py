@@ -122,12 +122,12 @@ def test_stage_cores_and_upstream():
     assert [stage_cores(res.runs[b], 2) for b in bases] == [1, 1, 1, 1]  # ci: `pretrain.devices: 1`
     assert stage_cores(res.runs["tok"], 2) == 1 and stage_cores(res.runs["eval_rl_ctx0__test_context"], 2) is None
     cpu = resolve("cpu", ROOT)
-    assert stage_cores(cpu.runs["base"], 2) == 2  # devices 0 = 2 DDP processes on CPU
-    assert stage_cores(cpu.runs["base"], 1) == 1
+    assert stage_cores(cpu.runs["base"], 2) == 1  # cpu: one compiled process per base, bases side by side
     assert stage_cores(cpu.runs["rl_edge"], 2) == 2  # rl_config.auto_devices: 32 prompts split over 2 x 2 mini-batches
+    assert stage_cores(cpu.runs["rl_edge"], 1) == 1
     params = load_params(ROOT)
-    params.overrides.profile = {"pretrain": {"devices": 2}}
-    assert stage_cores(resolve("ci", ROOT, params=params).runs["base_ctx0"], 2) == 2
+    params.overrides.profile = {"pretrain": {"devices": 0}}
+    assert stage_cores(resolve("ci", ROOT, params=params).runs["base_ctx0"], 2) == 2  # 0 = 2 DDP processes on CPU
 
 
 def test_evaluation_workers_follow_the_parallel_pass(monkeypatch):
