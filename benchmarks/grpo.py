@@ -9,6 +9,8 @@ of one thread each with rank-local groups (the CPU default, `rl_config.auto_devi
 second core buys.
 
     .venv/bin/python benchmarks/grpo.py [--preset cpu] [--prompts 8] [--group 6] [--new-tokens 128] [--repeats 3]
+    .venv/bin/python benchmarks/grpo.py --side-by-side --prompts 32 --repeats 5   # the cpu profile's RL arms: two
+        one-process runs at once vs one 2-process DDP run (what the parallel pass of `interplay reproduce` could do)
 
 TRL is a benchmark-only extra (`pip install trl`, pyproject `bench`); without it this prints so and exits 0.
 """
@@ -47,21 +49,44 @@ def build(root: Path, preset: str, n_prompts: int):
     return recs
 
 
-def ours(root: Path, args, devices: int) -> list[float]:
-    from interplay.train.run_rl import run_rl
-
-    cfg = dict(init=str(root / "init"), prompts=str(root / "prompts.jsonl"), steps=args.repeats + 1,
+def rl_config(root: Path, args, devices: int) -> dict:
+    return dict(init=str(root / "init"), prompts=str(root / "prompts.jsonl"), steps=args.repeats + 1,
                prompts_per_step=args.prompts, group_size=args.group, mini_batches=args.mini_batches,
                micro_batch_samples=args.prompts * args.group // args.mini_batches, lr=1e-6, kl_coef=1e-3,
                max_new_tokens=args.new_tokens, max_prompt_tokens=1024, stop=[], ckpt_every_steps=10_000,
                sample_batch_size=args.prompts * args.group, reward={"name": "outcome"}, devices=devices,
                threads=args.threads)
-    run_rl(cfg, root / f"ours{devices}")
+
+
+def step_times(out: Path) -> tuple[list[float], list[float]]:
     from interplay.train.curves import read_rows
 
-    rows = read_rows(root / f"ours{devices}")
-    lengths = [float(r["completions/mean_length"]) for r in rows]
-    return [float(r["step_time"]) for r in rows][1:], lengths
+    rows = read_rows(out)
+    return [float(r["step_time"]) for r in rows][1:], [float(r["completions/mean_length"]) for r in rows]
+
+
+def ours(root: Path, args, devices: int) -> tuple[list[float], list[float]]:
+    from interplay.train.run_rl import run_rl
+
+    run_rl(rl_config(root, args, devices), root / f"ours{devices}")
+    return step_times(root / f"ours{devices}")
+
+
+def side_by_side(root: Path, args) -> list[float]:
+    """Two one-process GRPO runs at once (seeds 1 and 2), one per core: their step times (both runs pooled)."""
+    import subprocess
+
+    import yaml
+
+    code = "import sys, yaml; from interplay.train.run_rl import run_rl; run_rl(yaml.safe_load(open(sys.argv[1])), sys.argv[2])"
+    procs = []
+    for seed in (1, 2):
+        p = root / f"side{seed}.yaml"
+        p.write_text(yaml.safe_dump({**rl_config(root, args, 1), "seed": seed}))
+        procs.append(subprocess.Popen([sys.executable, "-c", code, str(p), str(root / f"side{seed}")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    assert all(p.wait() == 0 for p in procs)
+    return [t for seed in (1, 2) for t in step_times(root / f"side{seed}")[0]]
 
 
 def trl_side(root: Path, recs, args) -> tuple[list[float], list[float]]:
@@ -122,8 +147,22 @@ def main() -> None:
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--side-by-side", action="store_true",
+                    help="only: two one-process runs at once (one per core) vs one 2-process DDP run (no TRL needed)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.side_by_side:
+        with tempfile.TemporaryDirectory() as d:
+            root = Path(d)
+            build(root, args.preset, args.prompts)
+            t_ddp, _ = ours(root, args, 2)
+            t_side = side_by_side(root, args)
+        md, ms = statistics.median(t_ddp), statistics.median(t_side)
+        print(f"2 DDP procs, one run:         step time s median {md:.2f} ({min(t_ddp):.2f}-{max(t_ddp):.2f})")
+        print(f"two 1-process runs at once:   step time s median {ms:.2f} ({min(t_side):.2f}-{max(t_side):.2f}), "
+              f"i.e. {ms / 2:.2f} s per step of the machine")
+        print(f"grpo_side_by_side_vs_ddp: ratio {md / (ms / 2):.2f} (target 1.3)")
+        return
     try:
         import trl
     except ImportError:

@@ -25,6 +25,8 @@ CASES = {
     "pretrain": ["--preset", "ci", "--steps", "4", "--warmup", "1", "--repeats", "1"],
     "grpo": ["--preset", "ci", "--prompts", "4", "--group", "2", "--mini-batches", "2", "--new-tokens", "8",
              "--repeats", "1"],
+    "grpo --side-by-side": ["--side-by-side", "--preset", "ci", "--prompts", "4", "--group", "2", "--mini-batches",
+                            "2", "--new-tokens", "8", "--repeats", "1"],
 }
 
 
@@ -32,7 +34,8 @@ CASES = {
 def test_benchmark_runs_and_reports_ratios(name, tmp_path):
     if name == "grpo" and importlib.util.find_spec("trl") is None:
         pytest.skip("benchmarks/grpo.py needs the bench extra (TRL)")
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), *CASES[name]], cwd=tmp_path,
+    script = ROOT / "benchmarks" / f"{name.split()[0]}.py"
+    proc = subprocess.run([sys.executable, str(script), *CASES[name]], cwd=tmp_path,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ratios = [m.groups() for line in proc.stdout.splitlines() if (m := RATIO.match(line.strip()))]

@@ -79,9 +79,9 @@ def test_outside_the_repo(tmp_path, monkeypatch):
     assert r.exit_code == 2 and "repository root" in r.output
 
 
-@pytest.mark.slow
-def test_reproduce_one_finding_with_stand_in_library(tmp_path, monkeypatch):
-    """`interplay reproduce reward --profile ci` syncs, runs `dvc repro report_reward`, prints the verdicts."""
+def _stand_in_repo(tmp_path, monkeypatch):
+    """A git + DVC repository of the specs, stages and library with the stand-in library (tests/spec/fakelib.py)
+    installed, as the working directory."""
     import shutil
     import subprocess
     import sys
@@ -99,6 +99,13 @@ def test_reproduce_one_finding_with_stand_in_library(tmp_path, monkeypatch):
     subprocess.run([str(Path(sys.executable).with_name("dvc")), "init", "-q"], cwd=root, check=True)
     monkeypatch.chdir(root)
     monkeypatch.setenv("INTERPLAY_THREADS", "1")
+    return root
+
+
+@pytest.mark.slow
+def test_reproduce_one_finding_with_stand_in_library(tmp_path, monkeypatch):
+    """`interplay reproduce reward --profile ci` syncs, runs `dvc repro report_reward`, prints the verdicts."""
+    root = _stand_in_repo(tmp_path, monkeypatch)
     r = runner.invoke(app, ["reproduce", "reward", "--profile", "ci"])
     assert r.exit_code == 0, r.output
     assert "profile: ci" in (root / "params.yaml").read_text()
@@ -146,24 +153,12 @@ def test_evaluation_workers_follow_the_parallel_pass(monkeypatch):
 def test_reproduce_trains_independent_bases_side_by_side(tmp_path, monkeypatch):
     """`interplay reproduce context --profile ci`: every stage runs as a parallel `dvc repro --single-item` call
     (the one-process ci bases side by side) before the main `dvc repro`, which then finds them up to date."""
-    import shutil
     import subprocess
     import sys
     from pathlib import Path
 
-    from tests.spec import fakelib
-
-    root = tmp_path / "repo"
-    for d in ("specs", "stages", "interplay"):
-        shutil.copytree(ROOT / d, root / d, ignore=shutil.ignore_patterns("__pycache__"))
-    for f in ("params.yaml", ".dvcignore"):
-        shutil.copy(ROOT / f, root / f)
-    fakelib.install(root)
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    root = _stand_in_repo(tmp_path, monkeypatch)
     dvc = str(Path(sys.executable).with_name("dvc"))
-    subprocess.run([dvc, "init", "-q"], cwd=root, check=True)
-    monkeypatch.chdir(root)
-    monkeypatch.setenv("INTERPLAY_THREADS", "1")
     monkeypatch.setattr("interplay.spec.cli._cores", lambda: 2)
     r = runner.invoke(app, ["reproduce", "context", "--profile", "ci"])
     assert r.exit_code == 0, r.output
