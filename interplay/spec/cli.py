@@ -179,21 +179,18 @@ def upstream(res, targets: list[str]) -> list[str]:
 
 
 def stage_cores(run, cores: int) -> int | None:
-    """Cores a stage keeps busy: its DDP processes for training runs (`devices`, 0 = auto: 2 on CPU), None for an
-    evaluation (it takes whatever is free: its results never depend on its worker count), 1 for the rest."""
-    if run.kind in ("pretrain", "midtrain", "rl"):
-        section = run.config["rl" if run.kind == "rl" else "lm"]
-        devices = int(section.get("devices", 0))
-        if devices == 0:
-            devices = _rl_auto_devices(section) if run.kind == "rl" else 2
-        return max(1, min(devices, cores))
+    """Cores a stage keeps busy: its processes for training runs (`devices`, 0 resolved as the run itself resolves
+    it), None for an evaluation (it takes whatever is free: its results never depend on its worker count), 1 for the
+    rest."""
+    if run.kind in ("pretrain", "midtrain"):
+        from interplay.train.config import load_config
+
+        return max(1, min(load_config(run.config["lm"]).devices, cores))
+    if run.kind == "rl":
+        from interplay.train.rl_config import load_rl_config
+
+        return max(1, min(load_rl_config(run.config["rl"]).devices, cores))
     return None if run.kind == "evaluate" else 1
-
-
-def _rl_auto_devices(rl: dict) -> int:
-    from interplay.train.rl_config import load_rl_config  # resolves devices 0 by rl_config.auto_devices
-
-    return load_rl_config(rl).devices
 
 
 def _stale(dvc: str, env: dict, names: list[str], res) -> set[str]:
@@ -246,7 +243,9 @@ def _parallel_pass(res, targets: list[str], dvc: str, env: dict) -> None:
     todo = [n for n in names if n in stale]
     if not todo:
         return
-    logs = Path(res.runs[names[0]].out).parents[1] / "logs"
+    from interplay.timings import log_path
+
+    logs = log_path(res.profile.name).parent / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]parallel pass:[/] {len(todo)} stages on {cores} cores (logs: {logs})")
     done = {n for n in names if n not in stale}

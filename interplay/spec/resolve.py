@@ -236,13 +236,13 @@ class _Resolver:
         out = self.art(kind, name)
         seed = stable_seed(self.params.seed, kind, name)
         components = resolve_mix(self.p, spec.mix)
-        if kind == "pretrain":
+        distractors = self.p.data.max_distractors
+        if kind == "pretrain":  # the pre-training corpus's own data knobs (None: the data section's)
             components = add_edge_share(self.p, components, self.p.pretrain.edge_share)
             if self.p.pretrain.mode_weights is not None:
                 components = [dict(c, mode_weights=dict(self.p.pretrain.mode_weights)) for c in components]
-        distractors = self.p.data.max_distractors
-        if kind == "pretrain" and self.p.pretrain.max_distractors is not None:
-            distractors = self.p.pretrain.max_distractors
+            if self.p.pretrain.max_distractors is not None:
+                distractors = self.p.pretrain.max_distractors
         corpus = {"components": components, "token_budget": int(tokens), "seed": seed,
                   "render": self.p.data.render, "max_distractors": distractors,
                   "exclude": [self.art("data", x) for x in self.corpus_exclude(spec)]}
